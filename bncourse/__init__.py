@@ -1,0 +1,1 @@
+"""Course tooling: pins, exercise generation and grading (instructor side)."""
