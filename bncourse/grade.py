@@ -1,18 +1,50 @@
 """Autograde a whole class: ``python -m bncourse.grade`` (``make grade``).
 
-First, simple version: serial, nbgrader's in-process API. Hardened in later commits.
+Grades ``submitted/<student>/<assignment>/*.ipynb`` under the course root and writes
+
+* ``autograded/<student>/<assignment>/`` - the graded notebooks (instructor's view);
+* ``feedback/<student>/<assignment>/<notebook>.html`` and ``grading_log.txt`` - the learner's
+  view: scores, printed test messages, no hidden-test code, and every repair or refusal
+  explained in words;
+* ``grades.csv`` - exactly one row per (student, assignment) graded in this run, with a
+  ``status`` (``graded``, ``partly graded``, ``not gradable``, ``grader error``) and a short
+  ``reason``;
+* the gradebook (``db_url``: sqlite by default, PostgreSQL for several graders).
+
+Raw submissions are only read. Work happens on copies, in worker processes (``--jobs``), each
+notebook in its own sandboxed kernel; one process (this one) writes the gradebook. Results are
+cached under ``.grading/`` by submission content and release: re-running re-executes nothing
+that has not changed.
+
+Exit status: 0 when the batch completed (even if some submissions were not gradable), 2 when
+grading could not run at all (no ``nbgrader_config.py``, assignment not released, gradebook
+unreachable), with the reason on stderr.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import gzip
+import hashlib
+import io
+import json
+import multiprocessing
 import os
+import shutil
 import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-STATUSES = ("graded", "partly graded", "not gradable")
+# Bump when a change to the grader can change results: it invalidates the cache.
+GRADER_VERSION = "2"
+STATUSES = ("graded", "partly graded", "not gradable", "grader error")
+CSV_COLUMNS = ("student", "assignment", "status", "score", "max_score", "reason")
+DB_ENV = "BN_COURSE_DB_URL"
 
 
 class GradingError(RuntimeError):
@@ -21,30 +53,55 @@ class GradingError(RuntimeError):
 
 @dataclass
 class Row:
+    """One (student, assignment) of the run."""
+
     student: str
     assignment: str
     status: str
     score: float
     max_score: float
-    reason: str = ""
+    reason: str
+    cached: bool = False
+    seconds: float = 0.0
+    notebooks: dict = field(default_factory=dict)
 
 
 @dataclass
 class GradeReport:
     rows: list[Row] = field(default_factory=list)
+    root: Path | None = None
+    db_url: str = ""
+    jobs: int = 1
+    seconds: float = 0.0
+    executed: int = 0  # submissions graded by running them (not from the cache)
+
+    def row(self, student: str, assignment: str | None = None) -> Row:
+        for r in self.rows:
+            if r.student == student and (assignment is None or r.assignment == assignment):
+                return r
+        raise KeyError((student, assignment))
 
 
-def _config(root: Path, db_url: str | None):
+# --- configuration ----------------------------------------------------------------------
+
+
+def load_config(root: Path, db_url: str | None = None):
+    """nbgrader config of the course at ``root``; ``db_url`` > $BN_COURSE_DB_URL > config."""
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
     path = root / "nbgrader_config.py"
     if not path.is_file():
-        raise GradingError(f"no nbgrader_config.py in {root}: this is not a course root")
+        raise GradingError(
+            f"no nbgrader_config.py in {root}: run this from the course root (or pass --root)"
+        )
     cfg = Config()
-    cfg.merge(PyFileConfigLoader(path.name, path=str(root)).load_config())
+    try:
+        cfg.merge(PyFileConfigLoader(path.name, path=str(root)).load_config())
+    except Exception as e:  # noqa: BLE001
+        raise GradingError(f"{path} could not be loaded: {type(e).__name__}: {e}") from None
     cfg.CourseDirectory.root = str(root)
-    url = db_url or os.environ.get("BN_COURSE_DB_URL")
+    url = db_url or os.environ.get(DB_ENV)
     if url:
         cfg.CourseDirectory.db_url = url
     elif "db_url" not in cfg.CourseDirectory:
@@ -52,64 +109,527 @@ def _config(root: Path, db_url: str | None):
     return cfg
 
 
-def grade(root, assignment=None, students=None, jobs=None, db_url=None) -> GradeReport:
-    """Autograde ``submitted/<student>/<assignment>/`` under ``root``."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.apps import NbGraderAPI
+def _dir(cfg, key: str, default: str) -> str:
+    return str(cfg.CourseDirectory.get(key, default))
 
+
+def _as_list(value) -> list[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = value.split(",")
+    items = [str(v).strip() for v in value if str(v).strip()]
+    return items or None
+
+
+def discover(root: Path, submitted: str, assignment: str | None, students) -> list[tuple]:
+    """``(student, assignment, folder)`` for every submission folder found, sorted."""
+    base = root / submitted
+    wanted = _as_list(students)
+    found = []
+    if not base.is_dir():
+        return found
+    for sdir in sorted(base.iterdir()):
+        if not sdir.is_dir() or sdir.name.startswith("."):
+            continue
+        if wanted is not None and sdir.name not in wanted:
+            continue
+        for adir in sorted(sdir.iterdir()):
+            if adir.is_dir() and (assignment is None or adir.name == assignment):
+                found.append((sdir.name, adir.name, adir))
+    return found
+
+
+def folder_hash(folder: Path) -> str:
+    """Digest of a submission folder's content (names and bytes of every file)."""
+    h = hashlib.sha256()
+    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+        rel = path.relative_to(folder).as_posix()
+        h.update(rel.encode("utf-8", "surrogateescape") + b"\0")
+        h.update(hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+# --- the cache --------------------------------------------------------------------------
+
+
+def _cache_path(root: Path, student: str, assignment: str) -> Path:
+    sid = hashlib.sha256(student.encode("utf-8", "surrogateescape")).hexdigest()[:24]
+    aid = hashlib.sha256(assignment.encode("utf-8", "surrogateescape")).hexdigest()[:12]
+    return root / ".grading" / "cache" / aid / f"{sid}.json.gz"
+
+
+def _cache_get(root: Path, student: str, assignment: str, key: str) -> dict | None:
+    path = _cache_path(root, student, assignment)
+    try:
+        data = json.loads(gzip.decompress(path.read_bytes()))
+    except (OSError, ValueError, EOFError):
+        return None
+    if data.get("key") != key or data.get("student") != student:
+        return None
+    return data
+
+
+def _cache_put(root: Path, result: dict) -> None:
+    path = _cache_path(root, result["student"], result["assignment"])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_bytes(gzip.compress(json.dumps(result).encode(), compresslevel=3))
+    os.replace(tmp, path)
+
+
+# --- outcome of one submission ----------------------------------------------------------
+
+
+def _status(result: dict) -> tuple[str, str]:
+    if result.get("error"):
+        return "grader error", f"the grader failed: {result['error']}"
+    nbs = result["notebooks"]
+    states = [nb["state"] for nb in nbs.values()]
+    bits: list[str] = []
+    for note in result.get("notes", []):
+        if note.startswith("Your submission folder is empty"):
+            bits.append("empty submission folder")
+    for name, nb in nbs.items():
+        prefix = f"{name}: " if len(nbs) > 1 else ""
+        bits += [prefix + s for s in nb["short"]]
+        bits += [prefix + s for s in nb["repairs"]]
+    if any(s == "error" for s in states):
+        status = "grader error"
+    elif all(s in ("missing", "unreadable") for s in states):
+        status = "not gradable"
+        bits = [b for b in bits if b != "empty submission folder"] if len(bits) > 1 else bits
+    elif any(s in ("partial", "missing", "unreadable") for s in states):
+        status = "partly graded"
+    else:
+        status = "graded"
+    if status in ("graded", "partly graded") and not any(
+        nb.get("attempted") for nb in nbs.values() if nb["state"] in ("graded", "partial")
+    ):
+        bits.insert(0, "not attempted: no answer changed from the release")
+    if not bits:
+        bits = ["all tests ran"]
+    reason = "; ".join(dict.fromkeys(bits))
+    return status, reason if len(reason) <= 300 else reason[:297] + "..."
+
+
+def _log_text(result: dict, row: Row) -> str:
+    lines = [
+        f"Grading log for {row.student}, assignment {row.assignment}",
+        f"Status: {row.status} ({row.reason})",
+        f"Score: {row.score:g} / {row.max_score:g}",
+        "",
+    ]
+    for note in result.get("notes", []):
+        lines.append(f"- {note}")
+    for name, nb in result["notebooks"].items():
+        used = f" (graded from your file '{nb['file']}')" if nb.get("file") else ""
+        lines.append(f"{name}.ipynb{used}: {nb['score']:g} / {nb['max_score']:g}")
+        lines += [f"  - {n}" for n in nb["notes"]] or ["  - Graded normally."]
+    return "\n".join(lines) + "\n"
+
+
+def _csv_cell(value) -> str:
+    """A spreadsheet-safe cell: text that a spreadsheet would run as a formula gets a quote."""
+    text = value if isinstance(value, str) else f"{value:g}"
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r", "\n") and isinstance(value, str):
+        return "'" + text
+    return text
+
+
+def write_csv(path: Path, rows: list[Row]) -> None:
+    buf = io.StringIO()
+    w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
+    w.writerow(CSV_COLUMNS)
+    for r in rows:
+        w.writerow(
+            [_csv_cell(v) for v in (r.student, r.assignment, r.status, r.score, r.max_score)]
+            + [_csv_cell(r.reason)]
+        )
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buf.getvalue(), encoding="utf-8", newline="")
+    os.replace(tmp, path)
+
+
+# --- the run ----------------------------------------------------------------------------
+
+
+def _limits(cfg, timeout, memory_limit):
+    from .grading.execute import GiB, Limits
+
+    lim = Limits()
+    ex = cfg.get("Execute", {})
+    lim.timeout = int(timeout or ex.get("timeout") or lim.timeout)
+    if ex.get("kernel_name"):
+        lim.kernel_name = str(ex.kernel_name)
+    env_mem = os.environ.get("BN_GRADE_MEMORY_GB")
+    lim.memory = int(float(memory_limit or env_mem or lim.memory / GiB) * GiB)
+    return lim
+
+
+def _specs(root, cfg, gb, names, run_dir, explicit):
+    """Per released assignment: the worker spec and its release hash. Raises GradingError."""
+    from .grading import gradebook as gbmod
+    from .grading import integrity
+    from .grading.worker import Spec
+
+    release_dir = root / _dir(cfg, "release_directory", "release")
+    specs, hashes, problems = {}, {}, {}
+    for name in names:
+        folder = release_dir / name
+        notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        info = gbmod.assignment_info(gb, name)
+        if not notebooks or info is None:
+            why = (
+                f"assignment {name!r} is not released: "
+                + (f"no notebooks in {folder}" if not notebooks else "it is not in the gradebook")
+                + " (run `make exercises` first)"
+            )
+            if explicit:
+                raise GradingError(why)
+            problems[name] = why
+            continue
+        db_names = set(info["notebooks"])
+        releases = {p.stem: p.read_text(encoding="utf-8") for p in notebooks if p.stem in db_names}
+        if not releases:
+            raise GradingError(f"the notebooks in {folder} are not in the gradebook for {name!r}")
+        files = {}
+        for p in sorted(folder.rglob("*")):
+            rel = p.relative_to(folder)
+            if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in rel.parts:
+                files[rel.as_posix()] = str(p)
+        db_path = Path(run_dir) / f"template-{len(specs)}.db"
+        url = f"sqlite:///{db_path}"
+        gbmod.export_assignment(info, url)
+        tests = [
+            src
+            for nb in info["notebooks"].values()
+            for (_, locked, src, _) in nb["source_cells"].values()
+            if locked and src
+        ]
+        watch = list(integrity.WATCH_DEFAULT)
+        watch += [m for m in integrity.imported_modules(tests) if m not in watch]
+        specs[name] = Spec(name, releases, files, url, watch)
+        h = hashlib.sha256(GRADER_VERSION.encode())
+        h.update(gbmod.info_hash(info).encode())
+        for key in sorted(releases):
+            h.update(key.encode() + releases[key].encode())
+        for key in sorted(files):
+            h.update(key.encode() + Path(files[key]).read_bytes())
+        hashes[name] = h.hexdigest()
+    return specs, hashes, problems
+
+
+def _pool_results(tasks, jobs, settings, progress):
+    """Run ``(Task, Spec)`` pairs on ``jobs`` worker processes; yield results as they finish."""
+    from .grading import worker
+
+    pending = list(tasks)
+    for attempt in range(2):
+        if not pending:
+            return
+        broken = []
+        ctx = multiprocessing.get_context("spawn")
+        n = max(1, min(jobs, len(pending)))
+        with ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=worker.init, initargs=(settings,)
+        ) as ex:
+            futures = {ex.submit(worker.work, t, s): (t, s) for t, s in pending}
+            for fut in as_completed(futures):
+                task, spec = futures[fut]
+                try:
+                    yield fut.result()
+                except BrokenProcessPool:
+                    broken.append((task, spec))
+                except Exception as e:  # noqa: BLE001
+                    yield _failed(task, spec, e)
+        pending = broken
+        if pending and attempt == 0 and progress:
+            progress(f"a worker process died; retrying {len(pending)} submission(s)")
+    for task, spec in pending:
+        yield _failed(task, spec, RuntimeError("the worker process died twice"))
+
+
+def _failed(task, spec, exc) -> dict:
+    return {
+        "student": task.student,
+        "assignment": spec.name,
+        "key": task.key,
+        "notebooks": {},
+        "notes": [],
+        "error": f"{type(exc).__name__}: {exc}",
+        "seconds": 0.0,
+    }
+
+
+def _write_outputs(root: Path, cfg, result: dict, spec, row: Row) -> None:
+    s, a = result["student"], result["assignment"]
+    ag = root / _dir(cfg, "autograded_directory", "autograded") / s / a
+    fb = root / _dir(cfg, "feedback_directory", "feedback") / s / a
+    for d in (ag, fb):
+        if d.exists():
+            shutil.rmtree(d)
+        d.mkdir(parents=True)
+    for name, nb in result["notebooks"].items():
+        if nb.get("autograded"):
+            (ag / f"{name}.ipynb").write_text(nb["autograded"], encoding="utf-8")
+        (fb / f"{name}.html").write_text(nb["feedback"], encoding="utf-8")
+    if spec is not None:
+        for rel, src in spec.files.items():
+            (ag / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy(src, ag / rel)
+    if result.get("timestamp"):
+        (ag / "timestamp.txt").write_text(result["timestamp"] + "\n", encoding="utf-8")
+    (fb / "grading_log.txt").write_text(_log_text(result, row), encoding="utf-8")
+
+
+def _rerender(result: dict, db_scores: dict) -> None:
+    """Feedback pages again where the gradebook disagrees with the autograder (manual grades,
+    late penalties): the learner sees the grade that counts."""
+    import nbformat
+
+    from .grading import feedback
+
+    for name, nb in result["notebooks"].items():
+        got = db_scores.get(name)
+        if not got or not nb.get("shown") or not (got["manual"] or got["late_penalty"]):
+            continue
+        shown = nbformat.reads(nb["shown"], as_version=4)
+        for cell in shown.cells:
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade_id") in got["cells"]:
+                meta["score"], meta["points"] = got["cells"][meta["grade_id"]]
+        nb["feedback"] = feedback.render(
+            shown,
+            name,
+            got["score"],
+            got["max_score"],
+            got["late_penalty"],
+            nb["notes"],
+            nb.get("hidden", []),
+        )
+
+
+def grade(
+    root=".",
+    assignment: str | None = None,
+    students=None,
+    jobs: int | None = None,
+    *,
+    db_url: str | None = None,
+    timeout: int | None = None,
+    memory_limit: float | None = None,
+    prestart: bool | None = None,
+    force: bool = False,
+    progress=None,
+) -> GradeReport:
+    """Autograde every ``submitted/<student>/<assignment>/`` under the course ``root``.
+
+    Parameters
+    ----------
+    root : path
+        The course root (holds ``nbgrader_config.py``).
+    assignment : str, optional
+        Grade only this assignment; it must be released. Default: every assignment found.
+    students : str or list of str, optional
+        Grade only these students (a list, or a comma-separated string).
+    jobs : int, optional
+        Worker processes; default the number of CPU cores.
+    db_url : str, optional
+        Gradebook URL (e.g. ``postgresql://user@host/db``); default ``$BN_COURSE_DB_URL``,
+        then the course config, then ``sqlite:///<root>/gradebook.db``.
+    timeout : int, optional
+        Seconds per cell (default: the config's ``Execute.timeout``, else 30).
+    memory_limit : float, optional
+        GiB of address space per kernel (default ``$BN_GRADE_MEMORY_GB`` or 4).
+    prestart : bool, optional
+        Boot each worker's next kernel while the current notebook is graded. Default: only
+        when there are more cores than workers.
+    force : bool
+        Ignore the cache: run every submission again.
+    progress : callable, optional
+        Called with one line of text per finished submission.
+
+    Returns
+    -------
+    GradeReport
+        ``.rows``: one :class:`Row` per (student, assignment), sorted.
+
+    Raises
+    ------
+    GradingError
+        When grading cannot run at all.
+    """
+    from .grading import gradebook as gbmod
+    from .grading.worker import Settings, Task, _quiet
+
+    t0 = time.perf_counter()
+    _quiet()
     root = Path(root).resolve()
-    cfg = _config(root, db_url)
-    api = NbGraderAPI(config=cfg)
-    released = root / "exercises"
-    sub = root / "submitted"
-    wanted = [s.strip() for s in students.split(",")] if isinstance(students, str) else students
-    pairs = []
-    if sub.is_dir():
-        for sdir in sorted(sub.iterdir()):
-            if not sdir.is_dir() or (wanted and sdir.name not in wanted):
+    cfg = load_config(root, db_url)
+    url = str(cfg.CourseDirectory.db_url)
+    course_id = cfg.CourseDirectory.get("course_id")
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    jobs = max(1, int(jobs or cpus or 1))
+    limits = _limits(cfg, timeout, memory_limit)
+    if prestart is None:
+        prestart = jobs < (cpus or 1)
+    submitted = _dir(cfg, "submitted_directory", "submitted")
+    found = discover(root, submitted, assignment, students)
+    try:
+        gb = gbmod.open_gradebook(url, course_id)
+    except RuntimeError as e:
+        raise GradingError(str(e)) from None
+    report = GradeReport(root=root, db_url=gbmod.safe_url(url), jobs=jobs)
+    run_dir = tempfile.mkdtemp(prefix="bngrade-run-")
+    try:
+        names = sorted({a for _, a, _ in found} | ({assignment} if assignment else set()))
+        specs, hashes, problems = _specs(root, cfg, gb, names, run_dir, bool(assignment))
+        late_plugin = _late_plugin(cfg)
+        results: dict[tuple, dict] = {}
+        todo = []
+        for student, a, folder in found:
+            if a in problems:
+                results[(student, a)] = {
+                    "student": student,
+                    "assignment": a,
+                    "notebooks": {},
+                    "notes": [],
+                    "unreleased": problems[a],
+                }
                 continue
-            for adir in sorted(sdir.iterdir()):
-                if adir.is_dir() and (assignment is None or adir.name == assignment):
-                    pairs.append((sdir.name, adir.name))
-    if assignment and not (released / assignment).is_dir():
-        raise GradingError(f"assignment {assignment!r} is not released (no exercises/{assignment})")
-    report = GradeReport()
-    for student, a in pairs:
-        res = api.autograde(a, student, force=True)
-        if res["success"]:
-            api.generate_feedback(a, student, force=True)
-        with Gradebook(cfg.CourseDirectory.db_url) as gb:
-            try:
-                s = gb.find_submission(a, student)
-                score, max_score = s.score, s.max_score
-            except MissingEntry:
-                score, max_score = 0.0, gb.find_assignment(a).max_score
-        status = "graded" if res["success"] else "not gradable"
-        reason = "" if res["success"] else (res.get("error") or "").strip().splitlines()[-1:]
-        report.rows.append(Row(student, a, status, score, max_score, str(reason)))
-    with open(root / "grades.csv", "w", newline="", encoding="utf-8") as fh:
-        w = csv.writer(fh)
-        w.writerow(["student", "assignment", "status", "score", "max_score", "reason"])
-        for r in report.rows:
-            w.writerow([r.student, r.assignment, r.status, r.score, r.max_score, r.reason])
+            key = hashlib.sha256(f"{hashes[a]}:{folder_hash(folder)}:{limits}".encode()).hexdigest()
+            hit = None if force else _cache_get(root, student, a, key)
+            if hit is not None:
+                hit["cached"] = True
+                results[(student, a)] = hit
+            else:
+                todo.append((Task(student, str(folder), key), specs[a]))
+        report.executed = len(todo)
+        settings = Settings(limits=limits, prestart=prestart, tmp=None)
+        done = 0
+
+        def finish(result: dict) -> None:
+            nonlocal done
+            done += 1
+            _finish(root, cfg, gb, result, specs.get(result["assignment"]), late_plugin, report)
+            if progress:
+                r = report.rows[-1]
+                src = "cached" if r.cached else f"{r.seconds:.1f} s"
+                progress(
+                    f"[{done}/{len(found)}] {r.student} {r.assignment}: {r.status} "
+                    f"{r.score:g}/{r.max_score:g} ({src}) {r.reason}"
+                )
+
+        for key in sorted(results):
+            finish(results[key])
+        for result in _pool_results(todo, jobs, settings, progress):
+            finish(result)
+    finally:
+        gb.close()
+        shutil.rmtree(run_dir, ignore_errors=True)
+    report.rows.sort(key=lambda r: (r.assignment, r.student))
+    write_csv(root / "grades.csv", report.rows)
+    report.seconds = time.perf_counter() - t0
     return report
 
 
-def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m bncourse.grade", description=__doc__)
-    p.add_argument("--root", default=".")
-    p.add_argument("--assignment")
-    p.add_argument("--students")
-    p.add_argument("--jobs", type=int)
-    p.add_argument("--db-url")
-    a = p.parse_args(argv)
+def _late_plugin(cfg):
     try:
-        report = grade(a.root, a.assignment, a.students, a.jobs, a.db_url)
+        from nbgrader.preprocessors import AssignLatePenalties
+
+        pp = AssignLatePenalties(config=cfg)
+        pp.init_plugin()
+        return pp.plugin_inst
+    except Exception:  # noqa: BLE001 - no penalties rather than no grades
+        return None
+
+
+def _finish(root, cfg, gb, result, spec, late_plugin, report) -> None:
+    """Apply one result: gradebook, files, cache, row."""
+    from .grading import gradebook as gbmod
+
+    s, a = result["student"], result["assignment"]
+    if result.get("unreleased"):
+        row = Row(s, a, "not gradable", 0.0, 0.0, result["unreleased"])
+        report.rows.append(row)
+        return
+    status, reason = _status(result)
+    if not result.get("error"):
+        if not (result.get("cached") and gbmod.matches(gb, result)):
+            try:
+                gbmod.apply(gb, result, late_plugin)
+            except Exception:
+                gb.db.rollback()
+                raise
+    db = gbmod.scores(gb, a, s) if not result.get("error") else {}
+    score = sum(v["score"] - v["late_penalty"] for v in db.values())
+    max_score = sum(v["max_score"] for v in db.values())
+    if not db:
+        score = sum(nb["score"] for nb in result["notebooks"].values())
+        max_score = sum(nb["max_score"] for nb in result["notebooks"].values())
+    row = Row(
+        s,
+        a,
+        status,
+        round(score, 6),
+        round(max_score, 6),
+        reason,
+        cached=bool(result.get("cached")),
+        seconds=float(result.get("seconds", 0.0)),
+        notebooks={k: v["state"] for k, v in result["notebooks"].items()},
+    )
+    _rerender(result, db)
+    if not result.get("error"):
+        _write_outputs(root, cfg, result, spec, row)
+        if not result.get("cached"):
+            result.pop("cached", None)
+            _cache_put(root, result)
+    report.rows.append(row)
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(
+        prog="python -m bncourse.grade",
+        description="Autograde submitted/<student>/<assignment>/ into autograded/, feedback/ "
+        "and grades.csv.",
+    )
+    p.add_argument("--root", default=".", help="course root (default: current directory)")
+    p.add_argument("--assignment", help="grade only this assignment")
+    p.add_argument("--students", help="comma-separated student ids (default: all)")
+    p.add_argument("--jobs", type=int, help="worker processes (default: CPU cores)")
+    p.add_argument("--db-url", help=f"gradebook URL (default: ${DB_ENV}, then the config)")
+    p.add_argument("--timeout", type=int, help="seconds per cell (default: config, else 30)")
+    p.add_argument("--memory-gb", type=float, help="kernel memory limit in GiB (default 4)")
+    p.add_argument("--force", action="store_true", help="ignore the cache, run everything again")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
+    args = p.parse_args(argv)
+
+    def say(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    try:
+        report = grade(
+            args.root,
+            args.assignment,
+            args.students,
+            args.jobs,
+            db_url=args.db_url,
+            timeout=args.timeout,
+            memory_limit=args.memory_gb,
+            force=args.force,
+            progress=None if args.quiet else say,
+        )
     except GradingError as e:
-        print(f"grading could not run: {e}", file=sys.stderr)
+        print(f"error: grading could not run: {e}", file=sys.stderr)
         return 2
-    for r in report.rows:
-        print(f"{r.student}\t{r.assignment}\t{r.status}\t{r.score}/{r.max_score}\t{r.reason}")
+    counts = {s: sum(r.status == s for r in report.rows) for s in STATUSES}
+    summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no submissions found"
+    print(
+        f"{len(report.rows)} submission(s): {summary}. Ran {report.executed}, "
+        f"{len(report.rows) - report.executed} unchanged since the last run "
+        f"({report.seconds:.1f} s, {report.jobs} worker(s)). Wrote {report.root / 'grades.csv'}."
+    )
     return 0
 
 

@@ -1,0 +1,480 @@
+"""Run a learner's notebook in a sandboxed kernel, cell by cell, and survive what it does.
+
+* The kernel runs in a fresh temporary directory holding only the notebook and the released
+  files, with ``HOME``, IPython and Jupyter directories pointed inside it, an environment
+  reduced to an allow-list, a cap on its address space (``RLIMIT_AS``: a memory blow-up
+  raises ``MemoryError`` instead of swapping the machine), no core dumps, a cap on file size,
+  and ``SIGKILL`` if the grader dies (``PR_SET_PDEATHSIG``).
+* Each cell has a time limit; a cell over it is interrupted and the notebook goes on. A
+  kernel that will not come back from the interrupt is killed and treated like a death.
+* When the kernel dies (``os._exit``, a segfault, the memory limit), the dying cell is
+  recorded as an error and the notebook is run again from the top on a fresh kernel with that
+  cell left out: what ran before keeps its credit, what needed the cell gets 0, and the rest
+  is still graded.
+* Output is capped in bytes per cell while it arrives, not only in lines afterwards.
+
+What is NOT isolated (documented in the README): the kernel runs as the same user on the
+same filesystem (absolute paths still reach anything that user can read), with the same
+network access, and without a process-count limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ctypes
+import os
+import resource
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from jupyter_client.manager import AsyncKernelManager
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+
+from . import integrity
+
+GiB = 2**30
+TIMEOUT_ENAME = "CellTimeoutError"
+_TIMEOUT_ERRORS = (TIMEOUT_ENAME, "KeyboardInterrupt")
+
+
+@dataclass
+class Limits:
+    """Resource limits for one notebook's kernel."""
+
+    timeout: int = 30  # seconds per cell
+    memory: int = 4 * GiB  # address space of the kernel process
+    output_bytes: int = 200_000  # per cell, all outputs together
+    file_size: int = 256 * 2**20  # largest file the kernel may write
+    max_restarts: int = 3  # fresh kernels after deaths, per notebook
+    kernel_name: str = "python3"
+    startup_timeout: int = 60
+
+
+class Sandbox:
+    """A temporary directory tree for one kernel: ``work/`` (cwd), ``home/``, ``run/``."""
+
+    def __init__(self, base: str | None = None):
+        self.root = Path(tempfile.mkdtemp(prefix="bngrade-", dir=base))
+        self.work = self.root / "work"
+        self.home = self.root / "home"
+        self.run = self.root / "run"
+        for d in (self.work, self.home, self.run):
+            d.mkdir()
+        self.kernel_log = self.run / "kernel.log"
+
+    def env(self) -> dict[str, str]:
+        """The kernel's whole environment (nothing else leaks in from the grader's)."""
+        home = str(self.home)
+        env = {
+            "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
+            "HOME": home,
+            "USER": "learner",
+            "TMPDIR": str(self.run),
+            "IPYTHONDIR": str(self.home / ".ipython"),
+            "JUPYTER_CONFIG_DIR": str(self.home / ".jupyter"),
+            "JUPYTER_DATA_DIR": str(self.home / ".local" / "share" / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": str(self.run),
+            "MPLCONFIGDIR": str(self.home / ".matplotlib"),
+            "MPLBACKEND": "Agg",
+            "LANG": "C.UTF-8",
+            "LC_ALL": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONNOUSERSITE": "1",
+            "PYTHONHASHSEED": "0",
+            "OMP_NUM_THREADS": "1",
+            "OPENBLAS_NUM_THREADS": "1",
+            "MKL_NUM_THREADS": "1",
+            "NBGRADER_EXECUTION": "autograde",
+        }
+        if os.environ.get("PYTHONPATH"):  # the instructor's choice, kept on purpose
+            env["PYTHONPATH"] = os.environ["PYTHONPATH"]
+        return env
+
+    def cleanup(self) -> None:
+        shutil.rmtree(self.root, ignore_errors=True)
+
+
+def _limits_preexec(limits: Limits):
+    def apply() -> None:  # runs in the kernel process between fork and exec
+        os.nice(2)
+        resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
+        try:  # die with the grader (Linux)
+            ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        except OSError:
+            pass
+
+    return apply
+
+
+async def launch_kernel(sandbox: Sandbox, limits: Limits) -> AsyncKernelManager:
+    """Start a kernel process in ``sandbox`` (returns at once; the kernel boots meanwhile)."""
+    km = AsyncKernelManager(
+        kernel_name=limits.kernel_name, transport="ipc", ip=str(sandbox.run / "kernel")
+    )
+    log = open(sandbox.kernel_log, "ab")  # noqa: SIM115 - closed with the kernel
+    try:
+        await km.start_kernel(
+            env=sandbox.env(),
+            cwd=str(sandbox.work),
+            extra_arguments=["--HistoryManager.hist_file=:memory:"],
+            preexec_fn=_limits_preexec(limits),
+            stdout=log,
+            stderr=log,
+        )
+    finally:
+        log.close()
+    return km
+
+
+class KernelSource:
+    """Kernels for one worker process, each used for exactly one notebook of one student.
+
+    With ``prestart`` the next kernel is launched (in its own fresh sandbox) as soon as one is
+    handed out, so its boot overlaps the grading of the current notebook. Kernels are never
+    shared: every notebook gets its own process.
+    """
+
+    def __init__(self, limits: Limits, prestart: bool, base: str | None = None):
+        self.limits, self.prestart, self.base = limits, prestart, base
+        self._next: tuple[AsyncKernelManager, Sandbox] | None = None
+
+    async def take(self) -> tuple[AsyncKernelManager, Sandbox]:
+        if self._next is not None:
+            pair, self._next = self._next, None
+        else:
+            sandbox = Sandbox(self.base)
+            pair = (await launch_kernel(sandbox, self.limits), sandbox)
+        if self.prestart:
+            sandbox = Sandbox(self.base)
+            self._next = (await launch_kernel(sandbox, self.limits), sandbox)
+        return pair
+
+    async def close(self) -> None:
+        if self._next is not None:
+            km, sandbox = self._next
+            self._next = None
+            await shutdown(km)
+            sandbox.cleanup()
+
+
+async def shutdown(km: AsyncKernelManager) -> None:
+    try:
+        if km.has_kernel:
+            await km.shutdown_kernel(now=True)
+    except Exception:  # noqa: BLE001 - it may be dead already
+        pass
+    try:
+        await km.cleanup_resources()
+    except Exception:  # noqa: BLE001
+        pass
+
+
+class _Client(Execute):
+    """nbgrader's Execute (keeps its fix for the ``showtraceback`` exploit), with output
+    capped in bytes per cell as it arrives."""
+
+    def __init__(self, nb, km, output_bytes: int, **kw):
+        super().__init__(**kw)
+        self.nb, self.km, self.owns_km = nb, km, False
+        self.output_bytes = output_bytes
+        self.used: dict[int, int] = {}
+        self.truncated: set[int] = set()
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        kind = msg["msg_type"]
+        if kind == "error":
+            tb = content.get("traceback", [])
+            if len(tb) > 60:
+                content["traceback"] = tb[:30] + ["... traceback truncated ..."] + tb[-29:]
+            return super().output(outs, msg, display_id, cell_index)
+        if kind == "stream":
+            size = len(content.get("text", ""))
+        else:
+            size = sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self.used.get(cell_index, 0)
+        left = self.output_bytes - used
+        if size > left:
+            self.truncated.add(cell_index)
+            if kind != "stream" or left <= 0:
+                self.used[cell_index] = self.output_bytes
+                return None
+            content["text"] = content["text"][:left]
+            size = left
+        self.used[cell_index] = used + size
+        return super().output(outs, msg, display_id, cell_index)
+
+
+def _error(ename: str, evalue: str) -> NotebookNode:
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
+
+
+def _stream(name: str, text: str) -> NotebookNode:
+    return NotebookNode(output_type="stream", name=name, text=text)
+
+
+def is_grade(cell) -> bool:
+    m = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(m.get("grade")) and not m.get("solution") and cell.cell_type == "code"
+
+
+def _cell_label(cell, index: int) -> str:
+    gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+    return f"cell '{gid}'" if gid else f"cell {index + 1}"
+
+
+def _death_cause(km: AsyncKernelManager, sandbox: Sandbox, limits: Limits) -> str:
+    code = None
+    try:
+        proc = getattr(km.provisioner, "process", None)
+        code = proc.poll() if proc is not None else None
+    except Exception:  # noqa: BLE001
+        pass
+    try:
+        tail = sandbox.kernel_log.read_bytes()[-4000:].decode("utf-8", "replace")
+    except OSError:
+        tail = ""
+    if code is not None and code < 0:
+        sig = -code
+        if sig == signal.SIGSEGV or "Segmentation fault" in tail:
+            return "it crashed with a segmentation fault"
+        if sig == signal.SIGKILL:
+            return "it was killed, most likely for using too much memory"
+        if sig == signal.SIGXFSZ:
+            return f"it wrote a file larger than {limits.file_size // 2**20} MiB"
+        return f"it was stopped by signal {signal.Signals(sig).name}"
+    if "MemoryError" in tail or "Cannot allocate memory" in tail or "std::bad_alloc" in tail:
+        return f"it ran out of memory (the limit is {limits.memory / GiB:g} GiB)"
+    if code is not None:
+        return f"the code ended the Python process (exit status {code})"
+    return "it stopped responding"
+
+
+@dataclass
+class RunReport:
+    """What happened while running one notebook."""
+
+    notes: list[str] = field(default_factory=list)
+    cell_notes: dict[int, list[str]] = field(default_factory=dict)  # index -> learner notes
+    timed_out: set[int] = field(default_factory=set)
+    died: set[int] = field(default_factory=set)
+    not_run: set[int] = field(default_factory=set)
+    refused: dict[int, list[str]] = field(default_factory=dict)  # by the kernel guard
+    restarts: int = 0
+
+
+async def _silent(client: _Client, code: str, expressions: dict[str, str] | None = None):
+    msg_id = client.kc.execute(
+        code, silent=True, store_history=False, user_expressions=expressions or {}
+    )
+    reply = await client.async_wait_for_reply(msg_id)
+    return reply["content"] if reply else None
+
+
+async def run_notebook(
+    nb: NotebookNode,
+    first: tuple[AsyncKernelManager, Sandbox],
+    limits: Limits,
+    watch: list[str],
+) -> RunReport:
+    """Execute ``nb`` in place. ``first`` is a launched kernel in the sandbox holding the files."""
+    report = RunReport()
+    frozen: dict[int, list] = {}  # cells never to run again, with the outputs to show
+    km, sandbox = first
+    total_attempts = limits.max_restarts + 1
+    for attempt in range(total_attempts):
+        if attempt:
+            km = await launch_kernel(sandbox, limits)
+            report.restarts += 1
+        client = _Client(
+            nb,
+            km,
+            limits.output_bytes,
+            timeout=limits.timeout,
+            startup_timeout=limits.startup_timeout,
+            iopub_timeout=5,
+            kernel_name=limits.kernel_name,
+            coalesce_streams=True,
+            resources={"metadata": {"path": str(sandbox.work)}},
+        )
+        restart = False
+        try:
+            await client.async_start_new_kernel_client()
+            content = await _silent(
+                client,
+                integrity.GUARD_SETUP + f"\n_bn_grader_guard_setup({watch!r})\n"
+                "del _bn_grader_guard_setup",
+            )
+            base, base_detail = None, {}
+            if content and content.get("status") == "ok":
+                base = await _fingerprint(client)
+                mods = list(base["modules"]) if base else []
+                exprs = {f"m{k}": integrity.guard_detail_expr(m) for k, m in enumerate(mods)}
+                got = await _silent(client, "", exprs)
+                base_detail = {
+                    m: integrity.parse_expr_result(got, f"m{k}") or {} for k, m in enumerate(mods)
+                }
+            for index, cell in enumerate(nb.cells):
+                if cell.cell_type != "code":
+                    continue
+                if index in frozen:
+                    cell.outputs = frozen[index]
+                    continue
+                if not cell.source.strip():
+                    cell.outputs = []
+                    continue
+                if is_grade(cell) and base is not None:
+                    why = await _guard_check(client, base, base_detail)
+                    if why:
+                        report.refused[index] = [why]
+                try:
+                    await client.async_execute_cell(cell, index, execution_count=index + 1)
+                except DeadKernelError:
+                    cause = _death_cause(km, sandbox, limits)
+                    msg = (
+                        f"The Python kernel died while running this cell: {cause}. Cells "
+                        "before it kept their results; the notebook was run again without "
+                        "this cell, so anything that needed it scores 0."
+                    )
+                    frozen[index] = list(cell.get("outputs", [])) + [_error("KernelDied", msg)]
+                    report.died.add(index)
+                    report.cell_notes.setdefault(index, []).append(
+                        f"The kernel died in {_cell_label(cell, index)}: {cause}."
+                    )
+                    restart = True
+                    break
+                except CellTimeoutError:  # interrupted, but the kernel never became idle
+                    msg = (
+                        f"This cell was still running after {limits.timeout} s and did not stop "
+                        "when interrupted, so its kernel was replaced. Anything that needed it "
+                        "scores 0."
+                    )
+                    frozen[index] = list(cell.get("outputs", [])) + [_error("TimeoutError", msg)]
+                    report.timed_out.add(index)
+                    report.cell_notes.setdefault(index, []).append(
+                        f"{_cell_label(cell, index)} ran past the {limits.timeout} s limit."
+                    )
+                    restart = True
+                    break
+                if any(
+                    o.get("output_type") == "error" and o.get("ename") == TIMEOUT_ENAME
+                    for o in cell.outputs
+                ):
+                    _tidy_timeout(cell, limits.timeout)
+                    frozen[index] = list(cell.outputs)  # don't wait for it again on a rerun
+                    report.timed_out.add(index)
+                    report.cell_notes.setdefault(index, []).append(
+                        f"{_cell_label(cell, index)} ran past the {limits.timeout} s limit "
+                        "(an endless loop?) and was stopped; the rest of the notebook still ran."
+                    )
+                if index in client.truncated:
+                    cell.outputs.append(
+                        _stream(
+                            "stdout",
+                            f"\n... output cut by the grader after {limits.output_bytes} bytes "
+                            "...\n",
+                        )
+                    )
+                    report.cell_notes.setdefault(index, []).append(
+                        f"{_cell_label(cell, index)} printed more than "
+                        f"{limits.output_bytes} bytes; the rest of its output was cut."
+                    )
+        finally:
+            try:
+                if client.kc is not None:
+                    client.kc.stop_channels()
+            except Exception:  # noqa: BLE001
+                pass
+            await shutdown(km)
+        if not restart:
+            break
+    else:
+        last = max(frozen) if frozen else -1
+        for index, cell in enumerate(nb.cells):
+            if cell.cell_type == "code" and index > last and index not in frozen:
+                cell.outputs = [
+                    _error(
+                        "NotRun",
+                        f"Not run: the kernel died {total_attempts} times in this notebook.",
+                    )
+                ]
+                report.not_run.add(index)
+        report.notes.append(
+            f"The kernel died {total_attempts} times; cells after the last death were not run."
+        )
+    return report
+
+
+async def _fingerprint(client: _Client) -> dict | None:
+    content = await _silent(client, "", {"fp": integrity.GUARD_FP})
+    return integrity.parse_expr_result(content, "fp")
+
+
+async def _guard_check(client: _Client, base: dict, base_detail: dict) -> str | None:
+    """A learner-readable reason if the tests' modules or hooks changed, else None."""
+    now = await _fingerprint(client)
+    if now is None:
+        return (
+            "The grader's integrity check could not run before this test (something in the "
+            "notebook interfered with it), so the test scores 0."
+        )
+    changed = integrity.diff_fingerprints(base, now)
+    if not changed:
+        return None
+    names: list[str] = []
+    for item in changed:
+        if item in base["modules"]:
+            content = await _silent(client, "", {"d": integrity.guard_detail_expr(item)})
+            after = integrity.parse_expr_result(content, "d") or {}
+            found = integrity.changed_attributes(item, base_detail.get(item, {}), after)
+            if found or item not in base_detail:
+                names += found or [item]
+        else:
+            names.append(item)
+    if not names:  # only new names were added to a module: harmless
+        return None
+    shown = ", ".join(f"`{n}`" for n in names[:5])
+    return (
+        f"Before this test ran, code in the notebook had changed {shown}, which the tests rely "
+        "on. The test cannot be trusted, so it scores 0."
+    )
+
+
+def _tidy_timeout(cell: NotebookNode, timeout: int) -> None:
+    """One clear timeout error instead of nbclient's KeyboardInterrupt plus CellTimeoutError."""
+    keep = [
+        o
+        for o in cell.outputs
+        if not (o.get("output_type") == "error" and o.get("ename") in _TIMEOUT_ERRORS)
+    ]
+    keep.insert(
+        0,
+        _error(
+            "TimeoutError",
+            f"this cell ran longer than the {timeout} s limit and was stopped (an endless loop?)",
+        ),
+    )
+    cell.outputs = keep
+
+
+def run(coro):
+    """Run a coroutine on this process's event loop (kept across calls)."""
+    try:
+        loop = asyncio.get_event_loop_policy().get_event_loop()
+    except RuntimeError:
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    if loop.is_closed():
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+    return loop.run_until_complete(coro)
