@@ -1,0 +1,318 @@
+"""The book: it builds strictly from a clean tree, and it reads right in a real browser.
+
+The build runs once per session (fixture ``built_book``) in a copy of the tracked and
+untracked-but-not-ignored files, with the same strict flags as ``make book``. The
+browser tests drive Debian's Chromium through Playwright over a local http.server; every
+request that leaves 127.0.0.1 is blocked and reported, so a page that needs a CDN fails.
+
+Set ``BOOK_HTML=_build/html`` to run the browser tests against an existing build instead
+of building (handy while writing a chapter).
+"""
+
+from __future__ import annotations
+
+import functools
+import http.server
+import os
+import re
+import shutil
+import subprocess
+import sys
+import threading
+from pathlib import Path
+from urllib.parse import urlparse
+
+import pytest
+import yaml
+from conftest import IN_CI, ROOT
+
+STRICT_FLAGS = ["--warningiserror", "--nitpick", "--keep-going"]
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+CHAPTER = "book/03_mechanics"
+SCREENSHOT = ROOT / "_build" / "screenshots" / "03_mechanics.png"
+
+pytestmark = [pytest.mark.xdist_group("book")]
+
+
+def toc_pages(toc_file: Path) -> list[str]:
+    """The docnames of _toc.yml in reading order (root first)."""
+    toc = yaml.safe_load(toc_file.read_text())
+    pages = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                pages.append(entry["file"])
+            walk(entry.get("sections"))
+            walk(entry.get("chapters"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return [re.sub(r"\.(md|ipynb)$", "", p) for p in pages]
+
+
+def copy_clean_tree(dst: Path) -> None:
+    """Copy what a fresh clone plus the uncommitted work would hold: no ignored files."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout.split(b"\0")
+    for name in filter(None, listed):
+        src = ROOT / os.fsdecode(name)
+        if src.is_file():  # tracked files deleted in the work tree are still listed
+            target = dst / os.fsdecode(name)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(src, target)
+
+
+@pytest.fixture(scope="session")
+def built_book(tmp_path_factory) -> Path:
+    """Path of the HTML of a strict build of a clean copy of the repository."""
+    if os.environ.get("BOOK_HTML"):
+        return (ROOT / os.environ["BOOK_HTML"]).resolve()
+    src = tmp_path_factory.mktemp("book") / "src"
+    copy_clean_tree(src)
+    bindir = Path(sys.executable).parent
+    env = dict(os.environ)
+    env["PATH"] = f"{bindir}{os.pathsep}{env.get('PATH', '')}"
+    env["PYTHONPATH"] = str(src)  # the chapters import the copy's bnref, not the work tree's
+    result = subprocess.run(
+        [str(bindir / "jupyter-book"), "build", ".", *STRICT_FLAGS],
+        cwd=src,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    log = result.stdout + result.stderr
+    (src / "_build").mkdir(exist_ok=True)
+    (src / "_build" / "build.log").write_text(log)
+    assert result.returncode == 0, f"strict book build failed:\n{log[-6000:]}"
+    return src / "_build" / "html"
+
+
+# --------------------------------------------------------------------------------------
+# the build
+# --------------------------------------------------------------------------------------
+def test_make_book_uses_the_strict_flags():
+    """`make book` builds with warnings as errors, nitpicky, keep-going (as the test does)."""
+    makefile = (ROOT / "Makefile").read_text()
+    recipe = re.search(r"^book:.*\n((?:\t.*\n)+)", makefile, flags=re.M)
+    assert recipe, "the Makefile has no `book:` target"
+    build_line = next(line for line in recipe.group(1).splitlines() if "jupyter-book build" in line)
+    for flag in STRICT_FLAGS:
+        assert flag in build_line, f"`make book` does not pass {flag}: {build_line.strip()}"
+
+
+@pytest.mark.slow
+def test_book_builds_strictly_and_every_toc_page_has_html(built_book):
+    """The strict build succeeded (fixture) and wrote one HTML file per _toc.yml entry."""
+    missing = [p for p in toc_pages(ROOT / "_toc.yml") if not (built_book / f"{p}.html").is_file()]
+    assert not missing, f"no HTML for these toc pages: {missing}"
+    reports = built_book / "reports"
+    failed = sorted(p.name for p in reports.glob("*")) if reports.is_dir() else []
+    assert not failed, f"notebook execution reports (failed cells): {failed}"
+
+
+@pytest.mark.slow
+def test_book_serves_mathjax_and_the_widget_manager_locally(built_book):
+    """MathJax and the ipywidgets manager are copied into _static, and pages load them there."""
+    static = built_book / "_static"
+    assert (static / "mathjax" / "tex-chtml.js").is_file(), "MathJax was not copied into _static"
+    fonts = list((static / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    assert fonts, "MathJax's CHTML fonts were not copied"
+    assert (static / "vendor" / "html-manager" / "embed.js").is_file()
+    chapter = (built_book / f"{CHAPTER}.html").read_text()
+    scripts = re.findall(r'<script[^>]*\bsrc="([^"]+)"', chapter)
+    remote = [s for s in scripts if urlparse(s).scheme in ("http", "https")]
+    assert not remote, f"the chapter loads scripts from the network: {remote}"
+
+
+@pytest.mark.slow
+def test_chapter_has_the_labels_the_package_docstrings_cite(built_book):
+    """bnref's docstrings point readers at these sections; they must exist as anchors."""
+    chapter = (built_book / f"{CHAPTER}.html").read_text()
+    for label in ("bn-transform", "bn-backward", "bn-conv", "bn-folding"):
+        assert f'id="{label}"' in chapter, f"section label ({label})= is missing"
+    notation = (built_book / "book" / "notation.html").read_text()
+    assert 'id="notation"' in notation, "the notation page lost its (notation)= label"
+
+
+# --------------------------------------------------------------------------------------
+# the browser
+# --------------------------------------------------------------------------------------
+def _unavailable(reason: str):
+    message = f"browser test needs {reason}"
+    if IN_CI:
+        pytest.fail(f"{message} (CI must run it; install Debian's chromium and the pins)")
+    pytest.skip(f"{message}; skipped on this machine")
+
+
+@pytest.fixture(scope="session")
+def browser():
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        _unavailable("Playwright's Python package (pinned in requirements.lock)")
+    if not CHROMIUM.is_file():
+        _unavailable(f"Chromium at {CHROMIUM} (apt-get install chromium)")
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture(scope="session")
+def site(built_book):
+    """Base URL of the built HTML, served over http on 127.0.0.1."""
+    handler = functools.partial(_QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+
+
+class PageProblems:
+    """Console errors, uncaught exceptions, failed and off-machine requests of one tab."""
+
+    def __init__(self, page):
+        self.items: list[str] = []
+        page.on("console", self._console)
+        page.on("pageerror", lambda err: self.items.append(f"uncaught: {err}"))
+        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url}"))
+        page.route("**/*", self._route)
+
+    def _console(self, msg):
+        if msg.type == "error":
+            self.items.append(f"console error: {msg.text}")
+
+    def _route(self, route):
+        host = urlparse(route.request.url).hostname
+        if host not in (None, "127.0.0.1"):
+            self.items.append(f"off-machine request: {route.request.url}")
+            route.abort()
+        else:
+            route.continue_()
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1280, "height": 900})
+    problems = PageProblems(page)
+    page.goto(url, wait_until="load")
+    page.wait_for_load_state("networkidle")
+    # MathJax typesets asynchronously: wait until its startup promise has resolved.
+    page.wait_for_function(
+        "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise"
+        " && (MathJax.startup.promise.then(() => { window.__typeset = true; }), window.__typeset))",
+        timeout=30_000,
+    )
+    return page, problems
+
+
+RAW_MATH_JS = """() => {
+  const body = document.querySelector('article') || document.body;
+  const copy = body.cloneNode(true);
+  copy.querySelectorAll('pre, code, script, style, .highlight, mjx-container')
+      .forEach(e => e.remove());
+  const text = copy.textContent;
+  return ['$$', '\\\\(', '\\\\[', '\\\\frac', '\\\\hat'].filter(s => text.includes(s));
+}"""
+
+IMAGES_JS = """() => Array.from(document.querySelectorAll('article img')).map(img => {
+  const box = img.getBoundingClientRect();
+  return {src: img.currentSrc.slice(0, 80), natural: img.naturalWidth, complete: img.complete,
+          width: box.width, height: box.height, visible: img.checkVisibility(),
+          inFigure: img.closest('figure') !== null};
+})"""
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_every_page_loads_cleanly_with_math_and_images(browser, site, built_book):
+    """No console errors, no network, math typeset by MathJax, every image drawn."""
+    problems_by_page, math_pages = {}, 0
+    for doc in toc_pages(ROOT / "_toc.yml"):
+        page, problems = open_page(browser, f"{site}/{doc}.html")
+        raw = page.evaluate(RAW_MATH_JS)
+        assert not raw, f"{doc}: math left untypeset (raw {raw} in the text)"
+        if page.locator("span.math, div.math").count():
+            math_pages += 1
+            assert page.locator("mjx-container").count() > 0, f"{doc}: MathJax rendered nothing"
+        for img in page.evaluate(IMAGES_JS):
+            assert img["complete"] and img["natural"] > 0, f"{doc}: image did not load: {img}"
+            if img["inFigure"] or img["visible"]:
+                assert img["width"] > 0 and img["height"] > 0, f"{doc}: image has no size: {img}"
+        if problems.items:
+            problems_by_page[doc] = problems.items
+        page.close()
+    assert not problems_by_page, f"pages with problems: {problems_by_page}"
+    assert math_pages >= 2, "expected typeset math on the notation page and the chapter"
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_chapter_widgets_render_and_respond_without_a_kernel(browser, site):
+    """The saved widget state renders offline, and a slider changes the picture (jslink)."""
+    page, problems = open_page(browser, f"{site}/{CHAPTER}.html")
+    sliders = page.locator(".widget-slider")
+    sliders.first.wait_for(timeout=20_000)
+    assert sliders.count() >= 3, "expected the gamma, beta and gain sliders"
+    figures = page.locator("figure img")
+    assert figures.count() >= 4, "the static figures that teach without a kernel are missing"
+
+    def shown_picture():
+        return page.evaluate(
+            """() => Array.from(document.querySelectorAll('.widget-image'))
+                 .filter(img => img.checkVisibility())
+                 .map(img => img.src.slice(-60))"""
+        )
+
+    before = shown_picture()
+    assert before, "no widget picture is visible"
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_timeout(300)
+    assert shown_picture() != before, "moving the gamma slider did not change the picture"
+    page.evaluate("document.activeElement.blur(); window.scrollTo(0, 0)")
+    page.wait_for_timeout(200)
+    SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENSHOT), full_page=True)
+    assert not problems.items, f"chapter page problems: {problems.items}"
+    page.close()
+
+
+@pytest.mark.slow
+@pytest.mark.browser
+def test_next_and_previous_links_walk_the_toc(browser, site):
+    """From the landing page, "next" opens the second toc page and "previous" comes back."""
+    pages = toc_pages(ROOT / "_toc.yml")
+    page, problems = open_page(browser, f"{site}/{pages[0]}.html")
+    page.locator("a.right-next").first.click()
+    page.wait_for_load_state("load")
+    assert urlparse(page.url).path == f"/{pages[1]}.html", f"next led to {page.url}"
+    page.locator("a.left-prev").first.click()
+    page.wait_for_load_state("load")
+    assert urlparse(page.url).path == f"/{pages[0]}.html", f"previous led to {page.url}"
+    assert not problems.items, f"problems while navigating: {problems.items}"
+    page.close()
