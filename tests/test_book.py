@@ -200,11 +200,17 @@ class PageProblems:
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.items.append(f"uncaught: {err}"))
         page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url}"))
+        page.on("response", self._response)
         page.route("**/*", self._route)
 
     def _console(self, msg):
         if msg.type == "error":
             self.items.append(f"console error: {msg.text}")
+
+    def _response(self, response):
+        # A 404 for a stylesheet or script does not always reach the console.
+        if response.status >= 400 and not response.url.endswith("/favicon.ico"):
+            self.items.append(f"HTTP {response.status}: {response.url}")
 
     def _route(self, route):
         host = urlparse(route.request.url).hostname
