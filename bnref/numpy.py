@@ -15,8 +15,10 @@ Also: :func:`fold_batch_norm` (fold an inference-mode BN into the preceding
 linear or conv weights) and :func:`convert_momentum` (move between momentum
 conventions explicitly).
 
-Conventions (stated once here; the book's notation page repeats them)
-----------------------------------------------------------------------
+Conventions
+-----------
+Stated once here; the book's notation page (section ``notation-conventions``) repeats them.
+
 * Statistics are taken over every axis except the channel axis: axis 1, or the
   last axis when ``channel_axis=-1`` is passed explicitly (Keras' ``axis=-1``).
 * The batch is normalized with the *biased* variance (divide by ``n``, the number
@@ -159,6 +161,13 @@ class _Spread:
         return b, self.ops
 
 
+def _row_sq(d: np.ndarray) -> np.ndarray:
+    """Sum of ``d**2`` along each row (the last axis), (k, c, M) -> (k, c), no temporary."""
+    if hasattr(np, "vecdot"):  # NumPy >= 2.0: a BLAS dot per row
+        return np.vecdot(d, d)
+    return np.einsum("kcm,kcm->kc", d, d)
+
+
 def _sum_rows(b: np.ndarray, *, square: bool = False) -> np.ndarray:
     """Sum of ``b`` (or of ``b**2``) over the first axis of b (k, c, M), in float64.
 
@@ -198,7 +207,7 @@ def _moments(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     A, C, M = x3.shape
     dtype = x3.dtype
-    along_rows = M >= _DOT_MIN  # long rows: sum each row with a BLAS dot
+    along_rows = M >= _DOT_MIN  # long rows: sum each row with BLAS
     plan = list(_blocks(A, C, M, dtype.itemsize))
     row_blocks = plan[0][1]
     counts = np.array([(a1 - a0) * M for a0, a1 in row_blocks], dtype=np.float64)
@@ -213,7 +222,7 @@ def _moments(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             d = scratch[: a1 - a0, : xb.shape[1]]  # (k, c, M)
             # first pass, from memory: approximate block mean, used as the shift
             if along_rows:
-                x_sum = np.vecdot(xb, ones).sum(axis=0, dtype=np.float64)  # (c,)
+                x_sum = np.matmul(xb, ones).sum(axis=0, dtype=np.float64)  # (c,)
             else:
                 x_sum = _sum_rows(xb).sum(axis=1)  # (c,)
             shift = (x_sum / counts[j]).astype(dtype)  # (c,)
@@ -222,8 +231,8 @@ def _moments(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             dv, (shift_op,) = _Spread([shift], M).view(d)
             np.subtract(dv, shift_op, out=dv)
             if along_rows:
-                d_sum = np.vecdot(d, ones).sum(axis=0, dtype=np.float64)  # (c,)
-                d_sq = np.vecdot(d, d).sum(axis=0, dtype=np.float64)  # (c,)
+                d_sum = np.matmul(d, ones).sum(axis=0, dtype=np.float64)  # (c,)
+                d_sq = _row_sq(d).sum(axis=0, dtype=np.float64)  # (c,)
             else:
                 d_sum = _sum_rows(d).sum(axis=1)  # (c,)
                 d_sq = _sum_rows(d, square=True).sum(axis=1)  # (c,)
@@ -720,7 +729,7 @@ _CONVENTIONS = {"torch": "new", "keras": "old", "cs231n": "old"}
 def convert_momentum(momentum, src, dst):
     """Convert a momentum value from one framework's convention to another's.
 
-    Book: the notation page, section ``notation``.
+    Book: the notation page (``book/notation.md``), section ``notation-conventions``.
 
     * ``"torch"``: ``running = (1 - m) * running + m * batch`` (m = 0.1 weights the new value)
     * ``"keras"``: ``running = m * running + (1 - m) * batch`` (m = 0.99 weights the old value)

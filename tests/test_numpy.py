@@ -200,6 +200,26 @@ def test_channels_last_equals_moving_the_axis(shape, training):
     )
 
 
+def test_strided_input_equals_its_contiguous_copy():
+    """A non-contiguous view gives the same result as a contiguous copy of it."""
+    base = np.random.default_rng(14).standard_normal((6, 3, 8, 10)).astype(np.float32)
+    view = base[:, :, ::2, 1::3]  # (6, 3, 4, 3), strided
+    rm1, rv1, rm2, rv2 = np.zeros(3), np.ones(3), np.zeros(3), np.ones(3)
+    out = bn.batch_norm(view, rm1, rv1, training=True)
+    np.testing.assert_array_equal(out, bn.batch_norm(view.copy(), rm2, rv2, training=True))
+    np.testing.assert_array_equal(rv1, rv2)
+
+
+def test_numpy_without_vecdot_gives_the_same_result(monkeypatch):
+    """The einsum fallback for NumPy < 2 (no np.vecdot) gives torch's result too."""
+    x = np.random.default_rng(15).standard_normal((4, 3, 16, 16)).astype(np.float32)
+    monkeypatch.delattr(np, "vecdot", raising=False)
+    want = F.batch_norm(_t(x), None, None, training=True).numpy()
+    np.testing.assert_allclose(
+        bn.batch_norm(x, None, None, training=True), want, **_tol(np.float32)
+    )
+
+
 def test_float16_input_returns_float16_close_to_float32_result():
     """float16 in, float16 out, computed in float32 (torch's CPU half path agrees)."""
     x = np.random.default_rng(4).standard_normal((8, 3, 4, 4)).astype(np.float16)
