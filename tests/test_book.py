@@ -223,14 +223,19 @@ class PageProblems:
 
 def open_page(browser, url):
     page = browser.new_page(viewport={"width": 1280, "height": 900})
+    page.set_default_timeout(90_000)  # generous: the machine may be busy with other tests
     problems = PageProblems(page)
     page.goto(url, wait_until="load")
-    page.wait_for_load_state("networkidle")
     # MathJax typesets asynchronously: wait until its startup promise has resolved.
     page.wait_for_function(
         "() => !window.MathJax || (MathJax.startup && MathJax.startup.promise"
-        " && (MathJax.startup.promise.then(() => { window.__typeset = true; }), window.__typeset))",
-        timeout=30_000,
+        " && (MathJax.startup.promise.then(() => { window.__typeset = true; }), window.__typeset))"
+    )
+    # Saved widget views are rendered by the widget manager after the load event.
+    if page.locator('script[type="application/vnd.jupyter.widget-view+json"]').count():
+        page.locator(".widget-subarea .jupyter-widgets").first.wait_for()
+    page.wait_for_function(
+        "() => Array.from(document.querySelectorAll('article img')).every(img => img.complete)"
     )
     return page, problems
 
@@ -281,7 +286,7 @@ def test_chapter_widgets_render_and_respond_without_a_kernel(browser, site):
     """The saved widget state renders offline, and a slider changes the picture (jslink)."""
     page, problems = open_page(browser, f"{site}/{CHAPTER}.html")
     sliders = page.locator(".widget-slider")
-    sliders.first.wait_for(timeout=20_000)
+    sliders.first.wait_for()
     assert sliders.count() >= 3, "expected the gamma, beta and gain sliders"
     figures = page.locator("figure img")
     assert figures.count() >= 4, "the static figures that teach without a kernel are missing"
