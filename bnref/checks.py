@@ -237,6 +237,7 @@ def cmp(name: str, got, want, tol: float | None = None) -> bool:
     """Print how close ``got`` is to ``want``: exact / approximate / maxdiff / tolerance.
 
     The learner can use it too, for example against a numerical gradient.
+    Book: chapter 3, section ``bn-gradcheck``.
 
     Parameters
     ----------
@@ -422,9 +423,15 @@ class _Case:
     notes: list[str] = field(default_factory=list)
 
 
-def _case(label, shape, seed, *, dtype=np.float64, eps=1e-5, loc=None, scale=None, tiny=None):
-    """Inputs drawn from a local generator: x with per-feature location and spread."""
-    rng = np.random.default_rng(seed)
+def _generator(rng, seed: int) -> np.random.Generator:
+    """The check's own generator: ``rng`` itself, a generator seeded with it, or ``seed``."""
+    if isinstance(rng, np.random.Generator):
+        return rng
+    return np.random.default_rng(seed if rng is None else rng)
+
+
+def _case(label, shape, rng, *, dtype=np.float64, eps=1e-5, loc=None, scale=None, tiny=None):
+    """Inputs drawn from ``rng``: x with per-feature location and spread, gamma, beta, dout."""
     C = shape[1]
     loc = rng.uniform(-3, 3, C) if loc is None else np.broadcast_to(loc, C).astype(float)
     scale = rng.uniform(0.5, 3.0, C) if scale is None else np.broadcast_to(scale, C).astype(float)
@@ -450,21 +457,21 @@ def _case(label, shape, seed, *, dtype=np.float64, eps=1e-5, loc=None, scale=Non
     )
 
 
-def _visible_2d() -> _Case:
-    return _case("x (40, 5) float64, feature 3 almost constant", (40, 5), 2024, tiny=3)
+def _visible_2d(rng: np.random.Generator) -> _Case:
+    return _case("x (40, 5) float64, feature 3 almost constant", (40, 5), rng, tiny=3)
 
 
-def _edge_2d() -> list[_Case]:
+def _edge_2d(rng: np.random.Generator) -> list[_Case]:
     return [
-        _case("N=2: x (2, 4)", (2, 4), 11),
-        _case("D=1: x (7, 1)", (7, 1), 12),
-        _case("x (3, 17), eps=1e-2", (3, 17), 13, eps=1e-2, scale=0.1),
-        _case("large mean: 1e4 + randn, (16, 3) float64", (16, 3), 14, loc=1e4, scale=1.0),
-        _case("float32: x (20, 6)", (20, 6), 15, dtype=np.float32),
+        _case("N=2: x (2, 4)", (2, 4), rng),
+        _case("D=1: x (7, 1)", (7, 1), rng),
+        _case("x (3, 17), eps=1e-2", (3, 17), rng, eps=1e-2, scale=0.1),
+        _case("large mean: 1e4 + randn, (16, 3) float64", (16, 3), rng, loc=1e4, scale=1.0),
+        _case("float32: x (20, 6)", (20, 6), rng, dtype=np.float32),
         _case(
             "large mean in float32: 1e4 + randn, (16, 3)",
             (16, 3),
-            16,
+            rng,
             dtype=np.float32,
             loc=1e4,
             scale=1.0,
@@ -472,19 +479,19 @@ def _edge_2d() -> list[_Case]:
     ]
 
 
-def _visible_4d() -> _Case:
-    return _case("x (4, 3, 5, 6) float64", (4, 3, 5, 6), 2025)
+def _visible_4d(rng: np.random.Generator) -> _Case:
+    return _case("x (4, 3, 5, 6) float64", (4, 3, 5, 6), rng)
 
 
-def _edge_4d() -> list[_Case]:
+def _edge_4d(rng: np.random.Generator) -> list[_Case]:
     return [
-        _case("C=1, N=2: x (2, 1, 4, 3)", (2, 1, 4, 3), 21),
-        _case("H=W=1: x (5, 3, 1, 1)", (5, 3, 1, 1), 22),
-        _case("x (2, 6, 3, 2), eps=1e-2", (2, 6, 3, 2), 23, eps=1e-2, scale=0.1),
+        _case("C=1, N=2: x (2, 1, 4, 3)", (2, 1, 4, 3), rng),
+        _case("H=W=1: x (5, 3, 1, 1)", (5, 3, 1, 1), rng),
+        _case("x (2, 6, 3, 2), eps=1e-2", (2, 6, 3, 2), rng, eps=1e-2, scale=0.1),
         _case(
             "large mean in float32: 1e4 + randn, (3, 4, 2, 5)",
             (3, 4, 2, 5),
-            24,
+            rng,
             dtype=np.float32,
             loc=1e4,
             scale=1.0,
@@ -871,7 +878,7 @@ def _check_backward(title: str, fwd: Callable, bwd: Callable, points, cases) -> 
 # ----------------------------------------------------------------------------------------
 # the checks the notebook calls
 # ----------------------------------------------------------------------------------------
-def check_forward(batchnorm_forward: Callable, points: float = 2) -> Score:
+def check_forward(batchnorm_forward: Callable, points: float = 2, rng=None) -> Score:
     """Check the (N, D) training-mode forward pass against :func:`bnref.numpy.batchnorm_forward`.
 
     Book: chapter 3, section ``bn-transform``.
@@ -882,6 +889,9 @@ def check_forward(batchnorm_forward: Callable, points: float = 2) -> Score:
         ``batchnorm_forward(x, gamma, beta, eps) -> (out, cache)`` with x (N, D).
     points : float
         The most this check gives.
+    rng : numpy.random.Generator or int, optional
+        Where the test inputs come from: the test cell's own seeded generator, so that
+        no randomness used by the learner's code can change them. Default: a fixed seed.
 
     Returns
     -------
@@ -892,11 +902,11 @@ def check_forward(batchnorm_forward: Callable, points: float = 2) -> Score:
         "check_forward: batchnorm_forward(x, gamma, beta, eps) -> (out, cache)",
         batchnorm_forward,
         points,
-        [_visible_2d()],
+        [_visible_2d(_generator(rng, 2024))],
     )
 
 
-def check_forward_edge_cases(batchnorm_forward: Callable, points: float = 1) -> Score:
+def check_forward_edge_cases(batchnorm_forward: Callable, points: float = 1, rng=None) -> Score:
     """Forward-pass edge cases: N=2, D=1, an eps argument, large means, float32.
 
     Book: chapter 3, section ``bn-transform``. Parameters and result as :func:`check_forward`.
@@ -905,12 +915,12 @@ def check_forward_edge_cases(batchnorm_forward: Callable, points: float = 1) -> 
         "check_forward_edge_cases: batchnorm_forward on unusual inputs",
         batchnorm_forward,
         points,
-        _edge_2d(),
+        _edge_2d(_generator(rng, 11)),
     )
 
 
 def check_backward(
-    batchnorm_forward: Callable, batchnorm_backward: Callable, points: float = 2
+    batchnorm_forward: Callable, batchnorm_backward: Callable, points: float = 2, rng=None
 ) -> Score:
     """Check the (N, D) backward pass against :func:`bnref.numpy.batchnorm_backward`.
 
@@ -925,6 +935,9 @@ def check_backward(
         ``batchnorm_backward(dout, cache) -> (dx, dgamma, dbeta)``.
     points : float
         The most this check gives.
+    rng : numpy.random.Generator or int, optional
+        Where the test inputs come from: the test cell's own seeded generator, so that
+        no randomness used by the learner's code can change them. Default: a fixed seed.
 
     Returns
     -------
@@ -936,12 +949,12 @@ def check_backward(
         batchnorm_forward,
         batchnorm_backward,
         points,
-        [_visible_2d()],
+        [_visible_2d(_generator(rng, 2024))],
     )
 
 
 def check_backward_edge_cases(
-    batchnorm_forward: Callable, batchnorm_backward: Callable, points: float = 1
+    batchnorm_forward: Callable, batchnorm_backward: Callable, points: float = 1, rng=None
 ) -> Score:
     """Backward-pass edge cases: N=2, D=1, an eps argument, large means, float32.
 
@@ -952,11 +965,13 @@ def check_backward_edge_cases(
         batchnorm_forward,
         batchnorm_backward,
         points,
-        _edge_2d(),
+        _edge_2d(_generator(rng, 11)),
     )
 
 
-def check_spatial_forward(spatial_batchnorm_forward: Callable, points: float = 1) -> Score:
+def check_spatial_forward(
+    spatial_batchnorm_forward: Callable, points: float = 1, rng=None
+) -> Score:
     """Check the (N, C, H, W) forward pass against :func:`bnref.numpy.spatial_batchnorm_forward`.
 
     Book: chapter 3, section ``bn-conv``. Parameters and result as :func:`check_forward`.
@@ -965,12 +980,15 @@ def check_spatial_forward(spatial_batchnorm_forward: Callable, points: float = 1
         "check_spatial_forward: spatial_batchnorm_forward(x, gamma, beta, eps) -> (out, cache)",
         spatial_batchnorm_forward,
         points,
-        [_visible_4d()],
+        [_visible_4d(_generator(rng, 2025))],
     )
 
 
 def check_spatial_backward(
-    spatial_batchnorm_forward: Callable, spatial_batchnorm_backward: Callable, points: float = 1
+    spatial_batchnorm_forward: Callable,
+    spatial_batchnorm_backward: Callable,
+    points: float = 1,
+    rng=None,
 ) -> Score:
     """Check the (N, C, H, W) backward pass against bnref's spatial_batchnorm_backward.
 
@@ -981,30 +999,34 @@ def check_spatial_backward(
         spatial_batchnorm_forward,
         spatial_batchnorm_backward,
         points,
-        [_visible_4d()],
+        [_visible_4d(_generator(rng, 2025))],
     )
 
 
 def check_spatial_edge_cases(
-    spatial_batchnorm_forward: Callable, spatial_batchnorm_backward: Callable, points: float = 1
+    spatial_batchnorm_forward: Callable,
+    spatial_batchnorm_backward: Callable,
+    points: float = 1,
+    rng=None,
 ) -> Score:
     """Spatial edge cases, forward and backward: C=1, N=2, H=W=1, eps, large means in float32.
 
     Book: chapter 3, section ``bn-conv``. Half the points for the forward pass, half for
     the backward pass.
     """
+    rng = _generator(rng, 21)
     fwd = _check_forward(
         "check_spatial_edge_cases (forward): spatial_batchnorm_forward on unusual inputs",
         spatial_batchnorm_forward,
         points / 2,
-        _edge_4d(),
+        _edge_4d(rng),
     )
     bwd = _check_backward(
         "check_spatial_edge_cases (backward): spatial_batchnorm_backward on unusual inputs",
         spatial_batchnorm_forward,
         spatial_batchnorm_backward,
         points / 2,
-        _edge_4d(),
+        _edge_4d(rng),
     )
     total = min(max(round(float(fwd) + float(bwd), 2), 0.0), float(points))
     print(f"total: {total:g} / {points:g} points")

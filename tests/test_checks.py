@@ -280,6 +280,25 @@ def test_the_checks_do_not_depend_on_the_global_random_state():
     assert checks.check_forward(fwd_unbiased_variance).report == first
 
 
+def test_the_inputs_come_from_the_generator_the_cell_passes():
+    same = [checks.check_forward(fwd_unbiased_variance, rng=np.random.default_rng(7)).report]
+    same.append(checks.check_forward(fwd_unbiased_variance, rng=7).report)
+    other = checks.check_forward(fwd_unbiased_variance, rng=np.random.default_rng(8)).report
+    assert same[0] == same[1] != other
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_diagnoses_hold_for_any_seed(seed):
+    """The named mistake does not depend on a lucky draw of the inputs."""
+    for key, learner in FORWARD_BUGS.items():
+        assert checks.check_forward(learner, rng=seed).mistakes[0] == key
+    for key, learner in BACKWARD_BUGS.items():
+        assert checks.check_backward(forward, learner, rng=seed).mistakes[0] == key
+    for key, learner in SPATIAL_BUGS.items():
+        assert checks.check_spatial_forward(learner, rng=seed).mistakes[0] == key
+    assert float(checks.check_spatial_edge_cases(spatial_forward, spatial_backward, rng=seed)) == 1
+
+
 # ---------------------------------------------------------------------------------------
 # each mistake is named
 # ---------------------------------------------------------------------------------------
