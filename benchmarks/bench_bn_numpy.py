@@ -56,6 +56,9 @@ def main() -> None:
         ),
         "np.copyto (bandwidth floor)": lambda: np.copyto(copy_dst, x),
         "naive NumPy BN": lambda: naive_batch_norm(x, gamma, beta, *stats["naive"]),
+        # for information: what a fresh output array costs each library (page faults)
+        "x.copy() (fresh output)": x.copy,
+        "torch clone (fresh output)": tx.clone,
     }
     times: dict[str, list[float]] = {name: [] for name in candidates}
     with torch.no_grad():
@@ -73,7 +76,8 @@ def main() -> None:
     ours = med["bnref.numpy.batch_norm"]
     print(
         f"BN forward, training mode, float32 {SHAPE}, {ROUNDS} rounds; "
-        f"torch threads: {torch.get_num_threads()}, NumPy single-threaded ufuncs"
+        f"torch threads: {torch.get_num_threads()}, NumPy single-threaded ufuncs; "
+        f"load average before: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs"
     )
     print(f"{'candidate':32s} {'median ms':>10s} {'ratio to bnref.numpy':>22s}")
     for name, ms in med.items():

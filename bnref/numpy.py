@@ -127,7 +127,7 @@ def _blocks(A: int, C: int, M: int, itemsize: int):
     if rows > _SUB_ROWS:
         rows -= rows % _SUB_ROWS
     for c0 in range(0, C, group):
-        yield slice(c0, c0 + group), [(a0, min(a0 + rows, A)) for a0 in range(0, A, rows)]
+        yield slice(c0, min(c0 + group, C)), [(a0, min(a0 + rows, A)) for a0 in range(0, A, rows)]
 
 
 class _Spread:
@@ -196,46 +196,49 @@ def _sum_rows(b: np.ndarray, *, square: bool = False) -> np.ndarray:
 def _moments(x3: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and sum of squared deviations of ``x3`` (A, C, M), in float64.
 
-    Two-pass and blocked: for each block, a first pass gives an approximate block mean
-    (the shift); a second pass, over the block while it is still in cache, sums
-    ``d = x - shift`` and ``d**2``. The sum of d corrects the mean, and the sum of
-    squares around the shift becomes the sum around the block mean (corrected
-    two-pass, Chan, Golub and LeVeque 1983). The blocks are combined exactly with the
-    law of total variance. Nothing computes ``E[x**2] - E[x]**2``, so a large mean
-    costs no accuracy. Sums run in x's precision over short stretches (a BLAS dot
-    along long rows, or ``_SUB_ROWS`` rows at a time) and in float64 beyond.
+    Blocked shifted two-pass: each block is read from memory once and centred on a
+    shift, ``d = x - shift``; the sums of d and of d**2, taken while the block is in
+    cache, give the block mean ``shift + sum(d) / n`` and the block's sum of squared
+    deviations ``sum(d**2) - sum(d)**2 / n`` (corrected two-pass, Chan, Golub and
+    LeVeque 1983). That subtraction loses no accuracy while the shift is within one
+    standard deviation of the block mean; when it is not, the block is centred again
+    on its own mean, which becomes the shift for the next blocks. Blocks are combined
+    exactly with the law of total variance. Nothing computes ``E[x**2] - E[x]**2``, so
+    a large mean costs no accuracy. Sums run in x's precision over short stretches (a
+    BLAS product along long rows, or ``_SUB_ROWS`` rows at a time) and in float64 beyond.
     """
     A, C, M = x3.shape
     dtype = x3.dtype
-    along_rows = M >= _DOT_MIN  # long rows: sum each row with BLAS
+    ones = np.ones(M, dtype)
+
+    def centred_sums(xb, d, spread):
+        """Sums of d = xb - shift and of d**2 over all but the channel axis, float64 (c,)."""
+        np.copyto(d, xb)
+        dv, (shift_op,) = spread.view(d)
+        np.subtract(dv, shift_op, out=dv)
+        if M >= _DOT_MIN:  # long rows: BLAS along each row, float64 down the batch
+            d_sum = np.matmul(d, ones).sum(axis=0, dtype=np.float64)  # (c,)
+            return d_sum, _row_sq(d).sum(axis=0, dtype=np.float64)
+        return _sum_rows(d).sum(axis=1), _sum_rows(d, square=True).sum(axis=1)
+
     plan = list(_blocks(A, C, M, dtype.itemsize))
     row_blocks = plan[0][1]
     counts = np.array([(a1 - a0) * M for a0, a1 in row_blocks], dtype=np.float64)
     means = np.empty((len(row_blocks), C))  # block means, float64
     m2 = np.empty((len(row_blocks), C))  # block sums of squared deviations, float64
-    ones = np.ones(M, dtype)
     a0, a1 = row_blocks[0]
     scratch = np.empty((a1 - a0, plan[0][0].stop - plan[0][0].start, M), dtype)
     for channels, blocks in plan:
+        shift = np.zeros(channels.stop - channels.start, dtype)  # (c,)
+        spread = _Spread([shift], M)
         for j, (a0, a1) in enumerate(blocks):
             xb = x3[a0:a1, channels]  # (k, c, M)
             d = scratch[: a1 - a0, : xb.shape[1]]  # (k, c, M)
-            # first pass, from memory: approximate block mean, used as the shift
-            if along_rows:
-                x_sum = np.matmul(xb, ones).sum(axis=0, dtype=np.float64)  # (c,)
-            else:
-                x_sum = _sum_rows(xb).sum(axis=1)  # (c,)
-            shift = (x_sum / counts[j]).astype(dtype)  # (c,)
-            # second pass, from cache: d = x - shift is exact when x is near the shift
-            np.copyto(d, xb)
-            dv, (shift_op,) = _Spread([shift], M).view(d)
-            np.subtract(dv, shift_op, out=dv)
-            if along_rows:
-                d_sum = np.matmul(d, ones).sum(axis=0, dtype=np.float64)  # (c,)
-                d_sq = _row_sq(d).sum(axis=0, dtype=np.float64)  # (c,)
-            else:
-                d_sum = _sum_rows(d).sum(axis=1)  # (c,)
-                d_sq = _sum_rows(d, square=True).sum(axis=1)  # (c,)
+            d_sum, d_sq = centred_sums(xb, d, spread)
+            if np.any(2 * d_sum**2 > counts[j] * d_sq):  # shift more than one std away
+                shift = (shift + d_sum / counts[j]).astype(dtype)  # this block's mean
+                spread = _Spread([shift], M)
+                d_sum, d_sq = centred_sums(xb, d, spread)
             means[j, channels] = shift + d_sum / counts[j]
             m2[j, channels] = d_sq - d_sum**2 / counts[j]  # sum of (x - block mean)**2
     n = counts.sum()

@@ -176,6 +176,19 @@ def test_large_mean_float32_stays_accurate(shape, std):
     assert not np.abs(naive - want).max() < 100 * tol
 
 
+@pytest.mark.parametrize(("shape", "block_bytes"), [((64, 3, 40), 2048), ((256, 8), 512)])
+def test_mean_drifting_across_the_batch_stays_accurate(shape, block_bytes, monkeypatch):
+    """Sample means 1e3 apart (std 1) in float32, over many blocks: the blocks whose mean
+    is far from the running shift are centred again; the result matches float64."""
+    monkeypatch.setattr(bn, "_BLOCK_BYTES", block_bytes)
+    rng = np.random.default_rng(16)
+    offsets = 1e3 * rng.permutation(shape[0]).reshape(-1, *([1] * (len(shape) - 1)))
+    x = (offsets + rng.standard_normal(shape)).astype(np.float32)
+    x64 = torch.from_numpy(x.astype(np.float64))
+    want = F.batch_norm(x64, None, None, training=True).numpy()
+    assert np.abs(bn.batch_norm(x, None, None, training=True) - want).max() < 1e-5
+
+
 @pytest.mark.parametrize("shape", [(5, 3), (4, 6, 3), (2, 5, 4, 3), (2, 3, 2, 4, 3)])
 @pytest.mark.parametrize("training", [True, False])
 def test_channels_last_equals_moving_the_axis(shape, training):
