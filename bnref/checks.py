@@ -190,6 +190,7 @@ _RTOL_LARGE_MEAN = 2e-2
 _SHAPE_SHARE = 1 / 3
 _CORRECT = "_correct"  # the mutant without a mistake
 _BNREF_DIR = os.path.dirname(os.path.abspath(bnref.__file__)) + os.sep
+_THIS_FILE = __file__  # the checks themselves (cmp) may be used while debugging
 
 
 class Score(float):
@@ -288,13 +289,14 @@ class _Abort(Exception):
 
 
 def _is_bnref(obj) -> bool:
+    """Whether ``obj`` is bnref or part of it (a module, function or class), the checks aside."""
     if isinstance(obj, types.ModuleType):
         name = obj.__name__
     else:
         name = getattr(obj, "__module__", None)
         if not isinstance(name, str):
             return False
-    return name == "bnref" or name.startswith("bnref.")
+    return (name == "bnref" or name.startswith("bnref.")) and name != __name__
 
 
 def _code_names(code: types.CodeType) -> set[str]:
@@ -347,7 +349,8 @@ def _call(fn: Callable, *args, notes: list[str] | None = None):
     hits: list[str] = []
 
     def profile(frame, event, arg):
-        if event == "call" and frame.f_code.co_filename.startswith(_BNREF_DIR):
+        filename = frame.f_code.co_filename
+        if event == "call" and filename.startswith(_BNREF_DIR) and filename != _THIS_FILE:
             hits.append(frame.f_code.co_name)
 
     old = sys.getprofile()

@@ -448,6 +448,22 @@ def test_calling_bnref_through_ones_own_helper_is_noticed():
     assert float(score) == 0 and score.mistakes == ("calls_bnref",)
 
 
+def test_using_checks_cmp_while_debugging_is_not_calling_bnref(capsys):
+    def debugging(x, gamma, beta, eps=1e-5):
+        out, cache = forward(x, gamma, beta, eps)
+        checks.cmp("x_hat", cache[0], cache[0])
+        return out, cache
+
+    assert float(checks.check_forward(debugging)) == 2
+
+
+def test_reaching_the_reference_through_the_checks_module_is_noticed():
+    def sneaky(x, gamma, beta, eps=1e-5):
+        return checks.ref.batchnorm_forward(x, gamma, beta, eps)
+
+    assert checks.check_forward(sneaky).mistakes == ("calls_bnref",)
+
+
 def test_bnref_backward_with_bnref_forward_scores_zero():
     score = checks.check_backward(forward, bnref.numpy.batchnorm_backward, points=2)
     assert float(score) == 0 and "calls_bnref" in score.mistakes
