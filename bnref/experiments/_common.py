@@ -146,10 +146,8 @@ def batch_norm_1d(num_features: int, **kwargs: Any) -> nn.Module:
     Same constructor as ``torch.nn.BatchNorm1d`` (``eps``, ``momentum``, ``affine``,
     ``track_running_stats``).
     """
-    try:
-        from bnref.torch import BatchNorm1d
-    except ImportError:  # TODO(experiments): remove once bnref/torch.py lands
-        BatchNorm1d = nn.BatchNorm1d
+    from bnref.torch import BatchNorm1d
+
     return BatchNorm1d(num_features, **kwargs)
 
 
