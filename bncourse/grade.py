@@ -101,12 +101,22 @@ def load_config(root: Path, db_url: str | None = None):
     except Exception as e:  # noqa: BLE001
         raise GradingError(f"{path} could not be loaded: {type(e).__name__}: {e}") from None
     cfg.CourseDirectory.root = str(root)
+    from .grading.gradebook import normalize_url
+
     url = db_url or os.environ.get(DB_ENV)
     if url:
         cfg.CourseDirectory.db_url = url
     elif "db_url" not in cfg.CourseDirectory:
         cfg.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
+    cfg.CourseDirectory.db_url = normalize_url(str(cfg.CourseDirectory.db_url))
     return cfg
+
+
+def ensure_alembic() -> None:
+    """nbgrader creates gradebooks by running ``alembic``: find the one next to this Python."""
+    bindir = Path(sys.executable).parent
+    if shutil.which("alembic") is None and (bindir / "alembic").exists():
+        os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
 
 
 def _dir(cfg, key: str, default: str) -> str:
@@ -198,7 +208,8 @@ def _status(result: dict) -> tuple[str, str]:
         status = "grader error"
     elif all(s in ("missing", "unreadable") for s in states):
         status = "not gradable"
-        bits = [b for b in bits if b != "empty submission folder"] if len(bits) > 1 else bits
+        if "empty submission folder" in bits:
+            bits = ["empty submission folder"]
     elif any(s in ("partial", "missing", "unreadable") for s in states):
         status = "partly graded"
     else:
@@ -465,6 +476,7 @@ def grade(
 
     t0 = time.perf_counter()
     _quiet()
+    ensure_alembic()
     root = Path(root).resolve()
     cfg = load_config(root, db_url)
     url = str(cfg.CourseDirectory.db_url)

@@ -20,6 +20,22 @@ def safe_url(url: str) -> str:
     return re.sub(r"://([^:/@]+):[^@]*@", r"://\1:***@", url)
 
 
+def normalize_url(url: str) -> str:
+    """``postgresql://`` with the driver that is installed.
+
+    SQLAlchemy 2.1 maps a bare ``postgresql://`` to psycopg 3; the course pins psycopg2, so
+    the bare form is rewritten to ``postgresql+psycopg2://`` when only psycopg2 is present.
+    """
+    import importlib.util
+
+    for bare in ("postgresql://", "postgres://"):
+        if url.startswith(bare):
+            if importlib.util.find_spec("psycopg") is None and importlib.util.find_spec("psycopg2"):
+                return "postgresql+psycopg2://" + url[len(bare) :]
+            return "postgresql://" + url[len(bare) :]
+    return url
+
+
 def open_gradebook(url: str, course_id: str | None = None) -> Gradebook:
     """Open the gradebook or raise RuntimeError with a clear message."""
     try:

@@ -1,0 +1,739 @@
+"""Grading a whole class: bad submissions, integrity, parallel workers, leak-free feedback,
+honest export (issue 5). Tests ``bncourse.grade``.
+
+Most cases are graded in ONE batch (the ``batch`` fixture: one course, ~30 submissions, two
+workers); each test then checks what one kind of submission got. The course is a tiny
+two-part assignment built here with nbgrader metadata, so these tests do not depend on the
+real exercises; ``test_real_assignment_*`` grade the real one when it exists.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
+
+from bncourse import grade as G
+from bncourse.grading import feedback
+
+pytestmark = [
+    pytest.mark.xdist_group("grading"),
+    pytest.mark.filterwarnings("ignore:.*not in session.*"),
+    pytest.mark.filterwarnings("ignore:.*running over TCP without encryption.*"),
+    pytest.mark.filterwarnings("ignore:.*Attribute 'checksum'.*"),
+    pytest.mark.filterwarnings("ignore::DeprecationWarning"),
+    pytest.mark.filterwarnings("ignore:.*MissingIDFieldWarning.*"),
+]
+
+REPO = Path(__file__).resolve().parent.parent
+A = "tiny"
+NB = "tiny"
+TIMEOUT = 4  # seconds per cell in the batch
+SECRET = "BN_TEST_GRADER_SECRET"
+
+# --- a tiny assignment: Part A (mean, 1 point), Part B (variance, 2 points) ---------------
+
+MEAN_STUB = "def batch_mean(x):\n    # YOUR CODE HERE\n    raise NotImplementedError()"
+MEAN_OK = "def batch_mean(x):\n    return x.mean(axis=0)"
+VAR_OK = "def batch_var(x):\n    return x.var(axis=0)"
+TEST_MEAN = (
+    '"""batch_mean matches numpy."""\n'
+    "rng = np.random.default_rng(0)\n"
+    "x = rng.normal(size=(4, 3))\n"
+    "np.testing.assert_allclose(batch_mean(x), x.mean(axis=0))\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "np.testing.assert_allclose(batch_mean(x[:1]), x[0], err_msg='hidden-mean-check')\n"
+    "### END HIDDEN TESTS"
+)
+TEST_VAR = (
+    '"""batch_var divides by N."""\n'
+    "rng = np.random.default_rng(1)\n"
+    "x = rng.normal(size=(5, 2))\n"
+    "ok = np.allclose(batch_var(x), x.var(axis=0))\n"
+    'print("variance ok" if ok else "your variance divides by N-1; batch statistics use N")\n'
+    "score = 1.0 * ok\n"
+    "### BEGIN HIDDEN TESTS\n"
+    "score += 1.0 * np.allclose(batch_var(x[:2]), x[:2].var(axis=0))  # hidden-two-rows\n"
+    "### END HIDDEN TESTS\n"
+    "float(min(max(score, 0), 2))"
+)
+HIDDEN = ["hidden-mean-check", "hidden-two-rows", "x[:2].var(axis=0)"]
+
+
+def _cell(kind, source, **nbg):
+    cell = new_code_cell(source) if kind == "code" else new_markdown_cell(source)
+    meta = {"schema_version": 3, "grade": False, "locked": False, "solution": False}
+    meta.update(nbg)
+    cell.metadata["nbgrader"] = meta
+    return cell
+
+
+def make_course(root: Path) -> Path:
+    """A course root with the tiny assignment released (nbgrader generate_assignment)."""
+    from nbgrader.apps import NbGraderAPI
+
+    G.ensure_alembic()
+    (root / "solutions" / A).mkdir(parents=True)
+    (root / "nbgrader_config.py").write_text(
+        "c = get_config()\n"
+        "c.CourseDirectory.source_directory = 'solutions'\n"
+        "c.CourseDirectory.release_directory = 'exercises'\n"
+        "c.CourseDirectory.course_id = 'tiny-course'\n"
+    )
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    sol = "    ### BEGIN SOLUTION\n    return x.{}(axis=0)\n    ### END SOLUTION"
+    nb.cells = [
+        _cell("markdown", "# Tiny\n## Part A: mean (1 point)", grade_id="intro", locked=True),
+        _cell("code", "import numpy as np", grade_id="setup", locked=True),
+        _cell("code", "def batch_mean(x):\n" + sol.format("mean"), grade_id="mean", solution=True),
+        _cell("code", TEST_MEAN, grade_id="test_mean", grade=True, locked=True, points=1),
+        _cell("markdown", "## Part B: variance (2 points)", grade_id="part_b", locked=True),
+        _cell("code", "def batch_var(x):\n" + sol.format("var"), grade_id="var", solution=True),
+        _cell("code", TEST_VAR, grade_id="test_var", grade=True, locked=True, points=2),
+    ]
+    nbformat.write(nb, root / "solutions" / A / f"{NB}.ipynb")
+    cfg = G.load_config(root)
+    res = NbGraderAPI(config=cfg).generate_assignment(A)
+    assert res["success"], res.get("error")
+    return root
+
+
+def release(root: Path) -> nbformat.NotebookNode:
+    return nbformat.read(root / "exercises" / A / f"{NB}.ipynb", as_version=4)
+
+
+def answered(root: Path, mean: str = MEAN_OK, var: str = VAR_OK) -> nbformat.NotebookNode:
+    nb = release(root)
+    for cell in nb.cells:
+        gid = cell.metadata.get("nbgrader", {}).get("grade_id")
+        if gid == "mean":
+            cell.source = mean
+        elif gid == "var":
+            cell.source = var
+    return nb
+
+
+def by_gid(nb, gid):
+    return next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == gid)
+
+
+def put(root: Path, student: str, nb=None, name: str = f"{NB}.ipynb", raw: bytes | None = None):
+    folder = root / "submitted" / student / A
+    folder.mkdir(parents=True, exist_ok=True)
+    if raw is not None:
+        (folder / name).write_bytes(raw)
+    elif nb is not None:
+        nbformat.write(nb, folder / name)
+    return folder
+
+
+def tree_hashes(folder: Path) -> dict[str, tuple[str, int]]:
+    return {
+        str(p.relative_to(folder)): (
+            hashlib.sha256(p.read_bytes()).hexdigest(),
+            p.stat().st_mtime_ns,
+        )
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+# --- the submissions of the batch: student -> (status, score, words in the reason) ------
+
+WEIRD = {
+    "José Ñúñez": "correct",
+    'o\'brien, jr. "the 2nd"': "blank",
+    "=1+1": "correct",
+    "@SUM(A1)": "blank",
+    "+danger -x": "correct",
+}
+
+EXPECTED = {
+    "correct": ("graded", 3, "all tests ran"),
+    "blank": ("graded", 0, "not attempted"),
+    "partial": ("graded", 1, "all tests ran"),
+    "invalid_json": ("not gradable", 0, "not valid notebook JSON"),
+    "zero_bytes": ("not gradable", 0, "is empty"),
+    "renamed": ("graded", 3, "renamed file used"),
+    "other_case": ("graded", 3, "renamed file used"),
+    "missing_notebook": ("not gradable", 0, "not handed in"),
+    "empty_folder": ("not gradable", 0, "empty submission folder"),
+    "stripped": ("graded", 3, "metadata re-attached"),
+    "deleted_test": ("graded", 3, "deleted cell restored"),
+    "markdown_answer": ("graded", 3, "cell type restored"),
+    "edited_test": ("graded", 2, "edited locked cell restored"),
+    "infinite_loop": ("partly graded", 2, "time limit hit in 'test_mean'"),
+    "os_exit": ("partly graded", 2, "kernel died in 'test_mean'"),
+    "segfault": ("partly graded", 1, "kernel died in 'test_var'"),
+    "memory": ("graded", 1, "all tests ran"),
+    "flood": ("graded", 3, "all tests ran"),
+    "input_call": ("graded", 3, "all tests ran"),
+    "warning": ("graded", 3, "all tests ran"),
+    "wrong_kernel": ("graded", 3, "kernel replaced"),
+    "no_kernelspec": ("graded", 3, "kernel replaced"),
+    "uses_bnref": ("partly graded", 2, "bnref used"),
+    "monkeypatch": ("partly graded", 0, "tests tampered with"),
+    "sneaky_patch": ("partly graded", 0, "tests tampered with"),
+    "probe": ("graded", 3, "all tests ran"),
+    "changing": ("graded", 0, "not attempted"),
+}
+for _sid, _kind in WEIRD.items():
+    EXPECTED[_sid] = EXPECTED[_kind]
+
+PROBE = r"""
+import json, os
+def _up(n, name):
+    return os.path.exists(os.path.join(*([".."] * n), name))
+print("PROBE" + json.dumps({
+    "cwd": os.getcwd(),
+    "home": os.environ.get("HOME"),
+    "secret": os.environ.get("BN_TEST_GRADER_SECRET"),
+    "db_env": os.environ.get("BN_COURSE_DB_URL"),
+    "solutions": [n for n in range(8) if _up(n, "solutions")],
+    "gradebook": [n for n in range(8) if _up(n, "gradebook.db")],
+    "submitted": [n for n in range(8) if _up(n, "submitted")],
+    "files": sorted(os.listdir(".")),
+}))
+import numpy
+print("NUMPY", numpy.__file__)
+"""
+
+
+def write_batch(root: Path) -> None:
+    ok = answered(root)
+    put(root, "correct", ok)
+    put(root, "blank", release(root))
+    put(root, "partial", answered(root, var="def batch_var(x):\n    return x.var(axis=0, ddof=1)"))
+    put(root, "invalid_json", raw=b'{"cells": [ {"cell_type": "code", "source": "x = 1"')
+    put(root, "zero_bytes", raw=b"")
+    put(root, "renamed", ok, name=f"{NB} (1).ipynb")
+    put(root, "other_case", ok, name=f"{NB.upper()}.IPYNB")
+    (put(root, "missing_notebook") / "notes.txt").write_text("I ran out of time\n")
+    put(root, "empty_folder")
+    stripped = copy.deepcopy(ok)  # what nbstripout --extra-keys / jupytext / Colab leave
+    for cell in stripped.cells:
+        cell.metadata.pop("nbgrader", None)
+        cell.metadata.pop("deletable", None)
+        cell.metadata.pop("editable", None)
+        cell.pop("id", None)
+    stripped.nbformat_minor = 4
+    put(root, "stripped", stripped)
+    deleted = copy.deepcopy(ok)
+    deleted.cells = [c for c in deleted.cells if c.metadata["nbgrader"]["grade_id"] != "test_var"]
+    put(root, "deleted_test", deleted)
+    md = copy.deepcopy(ok)
+    var = by_gid(md, "var")
+    var.cell_type = "markdown"
+    del var["outputs"], var["execution_count"]
+    put(root, "markdown_answer", md)
+    edited = answered(root, mean="def batch_mean(x):\n    return 0 * x[0]")
+    test = by_gid(edited, "test_mean")
+    test.source, test.metadata["nbgrader"]["points"] = "pass", 100
+    put(root, "edited_test", edited)
+    put(
+        root,
+        "infinite_loop",
+        answered(root, mean="def batch_mean(x):\n    while True:\n        pass"),
+    )
+    put(root, "os_exit", answered(root, mean="import os\ndef batch_mean(x):\n    os._exit(3)"))
+    segv = "import ctypes\ndef batch_var(x):\n    return ctypes.string_at(0)"
+    put(root, "segfault", answered(root, var=segv))
+    grow = "def batch_var(x):\n    b = []\n    while True:\n        b.append(bytearray(2**27))"
+    put(root, "memory", answered(root, var=grow))
+    put(root, "flood", answered(root, mean=MEAN_OK + "\nprint('spam ' * 1_000_000)"))
+    put(root, "input_call", answered(root, mean=MEAN_OK + "\nname = input('your name? ')"))
+    warn = (
+        "import warnings\ndef batch_var(x):\n    warnings.warn('careful')\n    return x.var(axis=0)"
+    )
+    put(root, "warning", answered(root, var=warn))
+    julia = copy.deepcopy(ok)
+    julia.metadata["kernelspec"] = {
+        "name": "julia-1.9",
+        "display_name": "Julia",
+        "language": "julia",
+    }
+    put(root, "wrong_kernel", julia)
+    nospec = copy.deepcopy(ok)
+    del nospec.metadata["kernelspec"]
+    put(root, "no_kernelspec", nospec)
+    put(root, "uses_bnref", answered(root, mean="import bnref\n" + MEAN_OK))
+    patch = "import numpy as np\nnp.testing.assert_allclose = lambda *a, **k: None\n"
+    put(root, "monkeypatch", answered(root, mean=patch + "def batch_mean(x):\n    return 0 * x[0]"))
+    sneaky = "t = np.testing\nsetattr(t, 'assert_' + 'allclose', lambda *a, **k: None)\n"
+    put(root, "sneaky_patch", answered(root, mean=sneaky + "def batch_mean(x):\n    return 0 * x"))
+    probe = put(root, "probe", answered(root, mean=MEAN_OK + "\n" + PROBE))
+    (probe / "numpy.py").write_text("raise SystemExit('a learner file shadowed numpy')\n")
+    put(root, "changing", release(root))
+    for sid, kind in WEIRD.items():
+        put(root, sid, ok if kind == "correct" else release(root))
+
+
+@pytest.fixture(scope="module")
+def batch(tmp_path_factory):
+    """One course, every bad submission, graded once with two workers."""
+    root = make_course(tmp_path_factory.mktemp("course"))
+    write_batch(root)
+    before = tree_hashes(root / "submitted")
+    os.environ[SECRET] = "do-not-leak"
+    try:
+        report = G.grade(root, jobs=2, timeout=TIMEOUT, memory_limit=1.5)
+    finally:
+        del os.environ[SECRET]
+    return root, report, before
+
+
+def read_csv(root: Path) -> list[dict]:
+    with open(root / "grades.csv", newline="", encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def csv_id(student: str) -> str:
+    return "'" + student if student[:1] in "=+-@" else student
+
+
+def autograded(root: Path, student: str) -> nbformat.NotebookNode:
+    return nbformat.read(root / "autograded" / student / A / f"{NB}.ipynb", as_version=4)
+
+
+def outputs_text(cell) -> str:
+    parts = []
+    for out in cell.get("outputs", []):
+        parts.append(out.get("text", ""))
+        parts.append(out.get("ename", "") + ": " + out.get("evalue", ""))
+        parts += [str(v) for v in out.get("data", {}).values()]
+    return "\n".join(parts)
+
+
+# --- one row per submission, honest statuses -------------------------------------------
+
+
+def test_one_row_per_submission(batch):
+    root, report, _ = batch
+    folders = {(p.parent.name, p.name) for p in (root / "submitted").glob("*/*") if p.is_dir()}
+    assert {(r.student, r.assignment) for r in report.rows} == folders
+    assert len(report.rows) == len(folders)
+    rows = read_csv(root)
+    assert list(rows[0]) == list(G.CSV_COLUMNS)
+    assert sorted(r["student"] for r in rows) == sorted(csv_id(s) for s, _ in folders)
+
+
+@pytest.mark.parametrize("student", sorted(EXPECTED))
+def test_bad_submission_outcome(batch, student):
+    _, report, _ = batch
+    status, score, words = EXPECTED[student]
+    row = report.row(student, A)
+    assert row.status == status, row.reason
+    assert row.score == pytest.approx(score), row.reason
+    assert row.max_score == pytest.approx(3)
+    assert words in row.reason
+
+
+def test_csv_is_well_formed_with_weird_ids(batch):
+    root, report, _ = batch
+    rows = {r["student"]: r for r in read_csv(root)}
+    for sid in WEIRD:
+        row = rows[csv_id(sid)]
+        assert float(row["score"]) == report.row(sid).score
+        assert row["status"] == report.row(sid).status
+    # nothing a spreadsheet would execute: no cell starts with a formula character
+    with open(root / "grades.csv", newline="", encoding="utf-8") as fh:
+        cells = [c for line in csv.reader(fh) for c in line]
+    assert not [c for c in cells if c[:1] in ("=", "+", "@") or (c[:1] == "-" and c[1:2].isalpha())]
+
+
+def test_gradebook_agrees_with_csv_and_is_not_corrupted(batch):
+    from nbgrader.api import Gradebook
+
+    root, report, _ = batch
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        subs = gb.assignment_submissions(A)
+        assert sorted(s.student.id for s in subs) == sorted(r.student for r in report.rows)
+        for row in report.rows:
+            sub = gb.find_submission(A, row.student)
+            assert sub.score == pytest.approx(row.score)
+            assert all(g.auto_score is not None for nb in sub.notebooks for g in nb.grades)
+        ok = gb.db.execute(__import__("sqlalchemy").text("PRAGMA integrity_check")).scalar()
+    assert ok == "ok"
+
+
+def test_raw_submissions_are_never_modified(batch):
+    root, _, before = batch
+    assert tree_hashes(root / "submitted") == before
+
+
+# --- repairs and refusals, explained to the learner --------------------------------------
+
+
+def log(root: Path, student: str) -> str:
+    return (root / "feedback" / student / A / "grading_log.txt").read_text(encoding="utf-8")
+
+
+@pytest.mark.parametrize(
+    ("student", "words"),
+    [
+        ("invalid_json", "damaged"),
+        ("zero_bytes", "empty (0 bytes)"),
+        ("renamed", f"saved as '{NB} (1).ipynb'"),
+        ("missing_notebook", "was not handed in"),
+        ("empty_folder", "folder is empty"),
+        ("stripped", "matched your cells to the released notebook"),
+        ("deleted_test", "was missing (deleted?)"),
+        ("markdown_answer", "turned back into a code cell"),
+        ("edited_test", "Locked cells cannot be changed"),
+        ("infinite_loop", "ran past the 4 s limit"),
+        ("os_exit", "exit status 3"),
+        ("segfault", "segmentation fault"),
+        ("flood", "the rest of its output was cut"),
+        ("warning", "Warnings printed while these tests ran were ignored"),
+        ("wrong_kernel", "'julia-1.9'"),
+        ("uses_bnref", "course's reference implementation"),
+        ("monkeypatch", "np.testing.assert_allclose"),
+        ("sneaky_patch", "numpy.testing.assert_allclose"),
+        ("blank", "No answer cell was changed"),
+    ],
+)
+def test_grading_log_explains(batch, student, words):
+    root, _, _ = batch
+    assert words in log(root, student)
+
+
+def test_feedback_pages_exist_and_show_messages(batch):
+    root, report, _ = batch
+    for row in report.rows:
+        page = root / "feedback" / row.student / A / f"{NB}.html"
+        assert page.is_file(), row.student
+    text = feedback.page_text((root / "feedback" / "partial" / A / f"{NB}.html").read_text())
+    assert "batch statistics use N" in text  # the printed message of the failing check
+    assert "Notes from the grader" in feedback.page_text(
+        (root / "feedback" / "stripped" / A / f"{NB}.html").read_text()
+    )
+
+
+def test_no_hidden_test_reaches_a_learner(batch):
+    root, _, _ = batch
+    learner_files = list((root / "feedback").rglob("*.*")) + list((root / "exercises").rglob("*"))
+    assert len(learner_files) > 30
+    for path in learner_files:
+        if path.is_file():
+            text = path.read_text(encoding="utf-8", errors="replace")
+            text = feedback.page_text(text) if path.suffix == ".html" else text
+            for secret in HIDDEN + ["BEGIN SOLUTION", "return x.mean(axis=0)"]:
+                assert secret not in text, (path, secret)
+    # ... while the instructor's autograded copy did run them
+    assert "hidden-mean-check" in by_gid(autograded(root, "correct"), "test_mean").source
+
+
+def test_infinite_loop_gets_time_limit_then_rest_graded(batch):
+    root, _, _ = batch
+    nb = autograded(root, "infinite_loop")
+    assert "TimeoutError" in outputs_text(by_gid(nb, "test_mean"))
+    assert "variance ok" in outputs_text(by_gid(nb, "test_var"))
+
+
+@pytest.mark.parametrize(
+    ("student", "dead", "alive"),
+    [
+        ("os_exit", "test_mean", "test_var"),
+        ("segfault", "test_var", "test_mean"),
+    ],
+)
+def test_dying_kernel_keeps_credit_for_the_rest(batch, student, dead, alive):
+    root, _, _ = batch
+    nb = autograded(root, student)
+    assert "KernelDied" in outputs_text(by_gid(nb, dead))
+    assert "Error" not in outputs_text(by_gid(nb, alive))
+
+
+def test_memory_blowup_hits_the_kernel_limit(batch):
+    root, _, _ = batch
+    assert "MemoryError" in outputs_text(by_gid(autograded(root, "memory"), "test_var"))
+
+
+def test_output_flood_is_capped_in_bytes(batch):
+    root, _, _ = batch
+    cell = by_gid(autograded(root, "flood"), "mean")
+    text = outputs_text(cell)
+    assert "output cut by the grader" in text
+    assert len(text.encode()) < 250_000  # the cell printed 5 MB
+
+
+def test_input_call_fails_alone(batch):
+    root, _, _ = batch
+    assert "StdinNotImplementedError" in outputs_text(
+        by_gid(autograded(root, "input_call"), "mean")
+    )
+
+
+def test_kernel_is_sandboxed(batch):
+    root, _, _ = batch
+    out = outputs_text(by_gid(autograded(root, "probe"), "mean"))
+    probe = json.loads(out.split("PROBE", 1)[1].splitlines()[0])
+    assert not probe["cwd"].startswith(str(root))
+    assert probe["home"] != os.environ.get("HOME") and probe["home"].startswith(probe["cwd"][:-4])
+    assert probe["secret"] is None and probe["db_env"] is None
+    assert probe["solutions"] == [] and probe["gradebook"] == [] and probe["submitted"] == []
+    assert probe["files"] == [f"{NB}.ipynb"] or probe["files"] == []  # no learner extras
+    numpy_file = out.split("NUMPY", 1)[1].split()[0]
+    assert "site-packages" in numpy_file  # the learner's numpy.py did not shadow numpy
+
+
+def test_integrity_refusals_are_marked_in_the_notebook(batch):
+    root, _, _ = batch
+    for student in ("uses_bnref", "monkeypatch", "sneaky_patch"):
+        text = outputs_text(by_gid(autograded(root, student), "test_mean"))
+        assert "GradingRefused" in text, student
+
+
+# --- CLI --------------------------------------------------------------------------------
+
+
+def cli(*args, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "bncourse.grade", *args],
+        capture_output=True,
+        text=True,
+        cwd=REPO,
+        env={**os.environ, **(env or {})},
+        timeout=300,
+    )
+
+
+def test_cli_exits_2_without_config(tmp_path):
+    res = cli("--root", str(tmp_path))
+    assert res.returncode == 2
+    assert "nbgrader_config.py" in res.stderr
+
+
+def test_cli_exits_2_for_unreleased_assignment(batch):
+    root, _, _ = batch
+    res = cli("--root", str(root), "--assignment", "no_such_assignment")
+    assert res.returncode == 2
+    assert "not released" in res.stderr
+
+
+def test_cli_exits_2_when_gradebook_unreachable(batch):
+    root, _, _ = batch
+    res = cli("--root", str(root), "--db-url", f"postgresql://nobody@127.0.0.1:{free_port()}/x")
+    assert res.returncode == 2
+    assert "cannot open the gradebook" in res.stderr
+
+
+def test_cli_exits_0_with_ungradable_submissions(batch):
+    root, _, _ = batch
+    picked = "invalid_json,empty_folder,correct"
+    res = cli(
+        "--root", str(root), "--students", picked, "--timeout", str(TIMEOUT), "--memory-gb", "1.5"
+    )
+    assert res.returncode == 0, res.stderr
+    assert "Ran 0," in res.stdout  # same settings as the batch: everything came from the cache
+    rows = read_csv(root)
+    assert {r["student"]: r["status"] for r in rows} == {
+        "correct": "graded",
+        "empty_folder": "not gradable",
+        "invalid_json": "not gradable",
+    }
+
+
+# --- idempotence and regrading (last: it changes a submission) ---------------------------
+
+
+def test_rerun_is_idempotent_then_regrades_a_changed_submission(batch):
+    from nbgrader.api import Gradebook
+
+    root, first, _ = batch
+    again = G.grade(root, jobs=2, timeout=TIMEOUT, memory_limit=1.5)
+    csv_once = (root / "grades.csv").read_bytes()
+    assert again.executed == 0  # nothing re-ran
+    assert [(r.student, r.status, r.score, r.reason) for r in again.rows] == [
+        (r.student, r.status, r.score, r.reason) for r in first.rows
+    ]
+    G.grade(root, jobs=2, timeout=TIMEOUT, memory_limit=1.5)
+    assert (root / "grades.csv").read_bytes() == csv_once
+    put(root, "changing", answered(root))  # the learner hands in again
+    third = G.grade(root, jobs=2, timeout=TIMEOUT, memory_limit=1.5)
+    assert third.executed == 1
+    assert third.row("changing").score == 3 and third.row("changing").status == "graded"
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
+        assert len(gb.assignment_submissions(A)) == len(first.rows)
+        assert gb.find_submission(A, "changing").score == 3
+
+
+# --- the real assignment ---------------------------------------------------------------
+
+REAL = REPO / "solutions" / "bn03_mechanics"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not REAL.is_dir(), reason="solutions/bn03_mechanics does not exist yet")
+def test_real_assignment_solution_full_marks_release_zero(tmp_path):
+    from nbgrader.apps import NbGraderAPI
+
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    shutil.copytree(REAL, tmp_path / "solutions" / REAL.name)
+    cfg = G.load_config(tmp_path)
+    res = NbGraderAPI(config=cfg).generate_assignment(REAL.name)
+    assert res["success"], res.get("error")
+    name = next((tmp_path / "exercises" / REAL.name).glob("*.ipynb")).name
+    sol = nbformat.read(REAL / name, as_version=4)
+    rel = nbformat.read(tmp_path / "exercises" / REAL.name / name, as_version=4)
+    mine = copy.deepcopy(rel)
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in sol.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for c in mine.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            c.source = (
+                answers[gid].replace("### BEGIN SOLUTION\n", "").replace("### END SOLUTION\n", "")
+            )
+    cheat = copy.deepcopy(mine)
+    first = next(c for c in cheat.cells if c.metadata.get("nbgrader", {}).get("solution"))
+    first.source = "from bnref.numpy import *\n" + first.source
+    for sid, nb in (("sol", mine), ("blank", rel), ("cheat", cheat)):
+        d = tmp_path / "submitted" / sid / REAL.name
+        d.mkdir(parents=True)
+        nbformat.write(nb, d / name)
+    report = G.grade(tmp_path, jobs=2)
+    sol_row, blank_row, cheat_row = (report.row(s) for s in ("sol", "blank", "cheat"))
+    assert sol_row.status == "graded" and sol_row.score == sol_row.max_score > 0
+    assert blank_row.score == 0
+    assert cheat_row.score < sol_row.score and "bnref used" in cheat_row.reason
+    for sid in ("sol", "blank", "cheat"):
+        page = (
+            tmp_path / "feedback" / sid / REAL.name / name.replace(".ipynb", ".html")
+        ).read_text()
+        assert "BEGIN HIDDEN TESTS" not in page
+        assert "_edge_cases(" not in feedback.page_text(page)  # the hidden calls
+
+
+# --- PostgreSQL (several graders, one gradebook) -----------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _pg_bin() -> Path | None:
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
+    return found[-1].parent if found else None
+
+
+@pytest.fixture(scope="module")
+def postgres(tmp_path_factory):
+    """A throwaway PostgreSQL server on 127.0.0.1 (as an unprivileged user when root)."""
+    bindir = _pg_bin()
+    if bindir is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("PostgreSQL binaries are missing in CI (.ci/run installs postgresql)")
+        pytest.skip(
+            "PostgreSQL binaries not found under /usr/lib/postgresql (apt install postgresql)"
+        )
+    data = Path(tempfile.mkdtemp(prefix="bn-pg-"))  # not under pytest's root-only tmp dir
+    prefix: list[str] = []
+    if os.geteuid() == 0:  # initdb refuses to run as root
+        user = next((u for u in ("postgres", "nobody") if _has_user(u)), None)
+        if user is None or shutil.which("runuser") is None:
+            pytest.skip("running as root without a 'postgres'/'nobody' user or runuser")
+        shutil.chown(data, user)
+        os.chmod(data, 0o700)
+        prefix = ["runuser", "-u", user, "--"]
+    port = free_port()
+    pgdata = data / "db"
+    subprocess.run(
+        prefix
+        + [str(bindir / "initdb"), "-D", str(pgdata), "-U", "grader", "--auth=trust", "-E", "UTF8"],
+        check=True,
+        capture_output=True,
+    )
+    sock = data  # unix socket dir must be writable by the server user
+    subprocess.run(
+        prefix
+        + [
+            str(bindir / "pg_ctl"),
+            "-D",
+            str(pgdata),
+            "-l",
+            str(data / "log"),
+            "-w",
+            "-t",
+            "60",
+            "-o",
+            f"-h 127.0.0.1 -p {port} -k {sock} -F",
+            "start",
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        prefix
+        + [str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "grader", "bn"],
+        check=True,
+        capture_output=True,
+    )
+    yield f"postgresql://grader@127.0.0.1:{port}/bn"
+    subprocess.run(
+        prefix + [str(bindir / "pg_ctl"), "-D", str(pgdata), "-m", "immediate", "stop"],
+        capture_output=True,
+    )
+    shutil.rmtree(data, ignore_errors=True)
+
+
+def _has_user(name: str) -> bool:
+    import pwd
+
+    try:
+        pwd.getpwnam(name)
+        return True
+    except KeyError:
+        return False
+
+
+@pytest.mark.postgres
+def test_postgres_gradebook(postgres, tmp_path):
+    from nbgrader.api import Gradebook
+
+    root = make_course(tmp_path)  # released into the course's sqlite gradebook ...
+    from nbgrader.apps import NbGraderAPI
+
+    cfg = G.load_config(root, db_url=postgres)  # ... and into PostgreSQL, as a real course would
+    assert NbGraderAPI(config=cfg).generate_assignment(A)["success"]
+    put(root, "ada", answered(root))
+    put(root, "bob", answered(root, var="def batch_var(x):\n    return x.var(axis=0, ddof=1)"))
+    report = G.grade(root, jobs=2, timeout=TIMEOUT, db_url=postgres)
+    assert [(r.student, r.status, r.score) for r in report.rows] == [
+        ("ada", "graded", 3),
+        ("bob", "graded", 1),
+    ]
+    from bncourse.grading.gradebook import normalize_url
+
+    with Gradebook(normalize_url(postgres)) as gb:
+        assert gb.find_submission(A, "ada").score == 3
+        assert gb.find_submission(A, "bob").score == 1
+    os.environ[G.DB_ENV] = postgres
+    try:
+        again = G.grade(root, jobs=1, timeout=TIMEOUT)  # URL from $BN_COURSE_DB_URL
+    finally:
+        del os.environ[G.DB_ENV]
+    assert again.executed == 0 and again.db_url.startswith("postgresql")
+    assert [r.score for r in again.rows] == [3, 1]
