@@ -339,31 +339,28 @@ async def run_notebook(
                         report.refused[index] = [why]
                 try:
                     await client.async_execute_cell(cell, index, execution_count=index + 1)
-                except DeadKernelError:
-                    cause = _death_cause(km, sandbox, limits)
-                    msg = (
-                        f"The Python kernel died while running this cell: {cause}. Cells "
-                        "before it kept their results; the notebook was run again without "
-                        "this cell, so anything that needed it scores 0."
-                    )
-                    frozen[index] = list(cell.get("outputs", [])) + [_error("KernelDied", msg)]
-                    report.died.add(index)
-                    report.cell_notes.setdefault(index, []).append(
-                        f"The kernel died in {_cell_label(cell, index)}: {cause}."
-                    )
-                    restart = True
-                    break
-                except CellTimeoutError:  # interrupted, but the kernel never became idle
-                    msg = (
-                        f"This cell was still running after {limits.timeout} s and did not stop "
-                        "when interrupted, so its kernel was replaced. Anything that needed it "
-                        "scores 0."
-                    )
-                    frozen[index] = list(cell.get("outputs", [])) + [_error("TimeoutError", msg)]
-                    report.timed_out.add(index)
-                    report.cell_notes.setdefault(index, []).append(
-                        f"{_cell_label(cell, index)} ran past the {limits.timeout} s limit."
-                    )
+                except (DeadKernelError, CellTimeoutError) as e:
+                    label = _cell_label(cell, index)
+                    if isinstance(e, DeadKernelError):
+                        cause = _death_cause(km, sandbox, limits)
+                        ename, bucket = "KernelDied", report.died
+                        note = f"The kernel died in {label}: {cause}."
+                        msg = (
+                            f"The Python kernel died while running this cell: {cause}. Cells "
+                            "before it kept their results; the notebook was run again without "
+                            "this cell, so anything that needed it scores 0."
+                        )
+                    else:  # interrupted at the time limit, but the kernel never became idle
+                        ename, bucket = "TimeoutError", report.timed_out
+                        note = f"{label} ran past the {limits.timeout} s limit."
+                        msg = (
+                            f"This cell was still running after {limits.timeout} s and did not "
+                            "stop when interrupted, so its kernel was replaced. Anything that "
+                            "needed it scores 0."
+                        )
+                    frozen[index] = list(cell.get("outputs", [])) + [_error(ename, msg)]
+                    bucket.add(index)
+                    report.cell_notes.setdefault(index, []).append(note)
                     restart = True
                     break
                 if any(
