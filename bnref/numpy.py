@@ -108,6 +108,21 @@ def _real(value, name: str) -> float:
     return float(value)
 
 
+def _momentum_eps(momentum, eps, none_hint: str) -> tuple[float, float]:
+    """Validate ``momentum`` (PyTorch convention) and ``eps``; shared with bnref.torch."""
+    if momentum is None:
+        raise TypeError(f"momentum must be a float; momentum=None (cumulative average) {none_hint}")
+    momentum, eps = _real(momentum, "momentum"), _real(eps, "eps")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(
+            f"momentum must be in [0, 1] (PyTorch convention: the weight of the new value), "
+            f"got {momentum}; for Keras/CS231n values use convert_momentum(m, 'keras', 'torch')"
+        )
+    if not eps >= 0.0:
+        raise ValueError(f"eps must be >= 0, got {eps}")
+    return momentum, eps
+
+
 def _check_finite(a: np.ndarray | None, name: str) -> None:
     if a is not None and not np.isfinite(a).all():
         raise ValueError(f"{name} contains NaN or inf")
@@ -356,19 +371,11 @@ def batch_norm(
     C = x.shape[-1] if last else x.shape[1]
     if not isinstance(training, bool | np.bool_):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
-    if momentum is None:
-        raise TypeError(
-            "momentum must be a float; momentum=None (cumulative average) is not part of the "
-            "functional API: pass momentum=1/num_batches_tracked instead"
-        )
-    momentum, eps = _real(momentum, "momentum"), _real(eps, "eps")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(
-            f"momentum must be in [0, 1] (PyTorch convention: weight of the new value), "
-            f"got {momentum}; for Keras/CS231n values use convert_momentum(m, 'keras', 'torch')"
-        )
-    if not eps >= 0.0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
+    momentum, eps = _momentum_eps(
+        momentum,
+        eps,
+        none_hint="is not part of the functional API: pass momentum=1/num_batches_tracked instead",
+    )
     if training and eps == 0.0:
         raise ValueError("eps must be positive in training mode (as in torch), got 0.0")
     last_dim = None if last or x.ndim == 2 else x.shape[-1]

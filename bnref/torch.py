@@ -51,7 +51,7 @@ import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 
-from bnref.numpy import convert_momentum
+from bnref.numpy import _momentum_eps, convert_momentum
 
 __all__ = [
     "BatchNorm1d",
@@ -394,20 +394,12 @@ def _check_args(
             "running_mean and running_var are needed in evaluation mode (training=False "
             "normalizes with them); pass training=True to normalize with batch statistics"
         )
-    if momentum is None:
-        raise TypeError(
-            "momentum must be a float; momentum=None (cumulative average) needs a count of "
-            "batches, which the modules keep: use BatchNorm2d(C, momentum=None), or pass "
-            "momentum=1/num_batches_tracked"
-        )
-    momentum, eps = _real(momentum, "momentum"), _real(eps, "eps")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(
-            f"momentum must be in [0, 1] (PyTorch convention: the weight of the new value), "
-            f"got {momentum}; for Keras/CS231n values use convert_momentum(m, 'keras', 'torch')"
-        )
-    if not eps >= 0.0:
-        raise ValueError(f"eps must be >= 0, got {eps}")
+    momentum, eps = _momentum_eps(
+        momentum,
+        eps,
+        none_hint="needs a count of batches, which the modules keep: use "
+        "BatchNorm2d(C, momentum=None), or pass momentum=1/num_batches_tracked",
+    )
     if training and count_local:
         _check_batch_size(x, x.numel() // x.shape[1] if x.shape[1] else 0)
     return momentum, eps
