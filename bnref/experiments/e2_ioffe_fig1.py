@@ -140,7 +140,7 @@ def run_fig1(
 
     Notes
     -----
-    About 3 s per network on one CPU core at the defaults.
+    About 5 s per network on one CPU core of the course machine at the defaults.
     """
     fast_torch()
     return Fig1Result(

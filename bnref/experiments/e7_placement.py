@@ -8,14 +8,15 @@ evidence is Dmytro Mishkin's caffenet-benchmark (github.com/ducha-aiki/caffenet-
 with BN *after* ReLU, and the learned scale and shift made little difference, while the
 same author's GoogLeNet128 runs ranked the orders the other way round (tables below).
 
-Our version: a 784-128x6-10 ReLU MLP (He initialisation), BN placed before or after every
-ReLU, with or without ``gamma``/``beta``, plus the same net without BN; plain SGD at lr 0.1,
-batch 64, 600 steps on 4,000 MNIST digits, several seeds. What we find, and what the
-chapter should say: all four BN variants reach about the same test accuracy; the gaps
-between them are of the size of the spread across seeds, and which variant comes out on
-top changes from seed to seed. At this scale there is no winner, in line with the
-benchmark's own conclusion that the ranking depends on the network; each benchmark row is
-a single run, so it carries no error bar either.
+Our version: a 784-128x4-10 ReLU MLP (He initialisation), BN placed before or after every
+ReLU, with or without ``gamma``/``beta`` (and, on request, the same net without BN); plain
+SGD at lr 0.1, batch 128, 300 steps (about 10 epochs) on 4,000 MNIST digits, three seeds.
+What we find, and what the chapter should say: all four BN variants reach about the same
+test accuracy (0.92-0.94 on seeds 0-5); within a seed they lie 0.4-1.7 points apart, about
+the spread of one variant across seeds, and which variant comes out on top changes from
+seed to seed. At this scale there is no winner. The benchmark's 2.5-point CaffeNet gap is
+one run per variant (no error bar), and its GoogLeNet128 rows rank the orders the other
+way round: where to put BN depends on the network.
 
 Book section: "Where to put BN" (chapter on BN in practice).
 """
@@ -107,10 +108,10 @@ def run_placement(
     seed: int = 0,
     n_seeds: int = 3,
     variants: tuple[str, ...] | None = None,
-    steps: int = 600,
+    steps: int = 300,
     lr: float = 0.1,
-    batch_size: int = 64,
-    depth: int = 6,
+    batch_size: int = 128,
+    depth: int = 4,
     width: int = 128,
 ) -> PlacementResult:
     """Train every placement variant for seeds ``seed, ..., seed + n_seeds - 1``.
@@ -122,7 +123,7 @@ def run_placement(
     n_seeds : int
         How many seeds.
     variants : tuple of str, optional
-        Names from :data:`VARIANTS` (default: all five).
+        Names from :data:`VARIANTS` (default: the four BN variants, without "no BN").
     steps, lr, batch_size : int, float, int
         Plain SGD settings.
     depth, width : int
@@ -134,10 +135,11 @@ def run_placement(
 
     Notes
     -----
-    About 1 s per variant and seed on one core.
+    About 2 s per variant and seed on one core of the course machine (20 s at the
+    defaults).
     """
     fast_torch()
-    names = list(VARIANTS) if variants is None else list(variants)
+    names = [v for v in VARIANTS if v != "no BN"] if variants is None else list(variants)
     unknown = [n for n in names if n not in VARIANTS]
     if unknown:
         raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")

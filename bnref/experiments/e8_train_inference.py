@@ -236,7 +236,7 @@ def run_mode_gap(
 
     Notes
     -----
-    About 1 s.
+    About 2 s.
     """
     fast_torch()
     if min(batch_sizes) < 2:
@@ -372,7 +372,7 @@ def run_stale(
     -----
     The BN momentum never changes training itself (training mode ignores the running
     statistics), so both nets have the same weights and the same training-mode accuracy
-    at every step; only evaluation mode differs. About 1.5 s per momentum.
+    at every step; only evaluation mode differs. About 2 s per momentum.
     """
     fast_torch()
     data = mnist_tensors()
