@@ -17,7 +17,10 @@ on them. Where we differ from the paper:
   learning from the start);
 * "drift" is measured on every unit of the last hidden layer (the spread of its
   pre-activation on the test set, at the end of training against after 100 steps), not read
-  off one hand-picked unit.
+  off one hand-picked unit. Without BN the spread starts tiny (about 0.01: the signal has
+  all but vanished through three default-initialised sigmoid layers) and grows about
+  250-fold by step 1,500, while the median slides from about -1 to -2.3 and back; with BN
+  the spread stays between 2.7 and 3.5 and the median near 0 (seeds 0 and 1).
 
 Book section: "What Ioffe & Szegedy showed" (chapter on the original paper).
 """
