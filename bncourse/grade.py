@@ -279,13 +279,14 @@ def _limits(cfg, timeout, memory_limit):
 
 
 def _specs(root, cfg, gb, names, run_dir, explicit):
-    """Per released assignment: the worker spec and its release hash. Raises GradingError."""
+    """Per released assignment: the worker spec, its release hash, why it cannot be graded,
+    and the gradebook entries to export for the workers. Raises GradingError."""
     from .grading import gradebook as gbmod
     from .grading import integrity
     from .grading.worker import Spec
 
     release_dir = root / _dir(cfg, "release_directory", "release")
-    specs, hashes, problems = {}, {}, {}
+    specs, hashes, problems, exports = {}, {}, {}, {}
     for name in names:
         folder = release_dir / name
         notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
@@ -309,9 +310,8 @@ def _specs(root, cfg, gb, names, run_dir, explicit):
             rel = p.relative_to(folder)
             if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in rel.parts:
                 files[rel.as_posix()] = str(p)
-        db_path = Path(run_dir) / f"template-{len(specs)}.db"
-        url = f"sqlite:///{db_path}"
-        gbmod.export_assignment(info, url)
+        url = f"sqlite:///{Path(run_dir) / f'template-{len(specs)}.db'}"
+        exports[name] = (info, url)  # written once workers are starting (see grade)
         tests = [
             src
             for nb in info["notebooks"].values()
@@ -328,24 +328,39 @@ def _specs(root, cfg, gb, names, run_dir, explicit):
         for key in sorted(files):
             h.update(key.encode() + Path(files[key]).read_bytes())
         hashes[name] = h.hexdigest()
-    return specs, hashes, problems
+    return specs, hashes, problems, exports
 
 
-def _pool_results(tasks, jobs, settings, progress):
-    """Run ``(Task, Spec)`` pairs on ``jobs`` worker processes; yield results as they finish."""
-    from .grading import worker
+class _Pool:
+    """``jobs`` worker processes (spawned, so nothing of this process leaks into them)."""
 
-    pending = list(tasks)
-    for attempt in range(2):
-        if not pending:
-            return
-        broken = []
+    def __init__(self, jobs: int, settings, progress):
+        self.jobs, self.settings, self.progress = jobs, settings, progress
+        self.ex = None
+
+    def start(self, n: int) -> None:
+        from .grading import worker
+
         ctx = multiprocessing.get_context("spawn")
-        n = max(1, min(jobs, len(pending)))
-        with ProcessPoolExecutor(
-            n, mp_context=ctx, initializer=worker.init, initargs=(settings,)
-        ) as ex:
-            futures = {ex.submit(worker.work, t, s): (t, s) for t, s in pending}
+        self.ex = ProcessPoolExecutor(
+            n, mp_context=ctx, initializer=worker.init, initargs=(self.settings,)
+        )
+        for _ in range(n):  # start them now: they import while this process prepares
+            self.ex.submit(worker.ready)
+
+    def results(self, tasks):
+        """Run ``(Task, Spec)`` pairs; yield results as they finish. A pool broken by a dying
+        worker process is replaced once; what it was running is retried once."""
+        from .grading import worker
+
+        pending = list(tasks)
+        for attempt in range(2):
+            if not pending:
+                break
+            if self.ex is None:
+                self.start(max(1, min(self.jobs, len(pending))))
+            broken = []
+            futures = {self.ex.submit(worker.work, t, s): (t, s) for t, s in pending}
             for fut in as_completed(futures):
                 task, spec = futures[fut]
                 try:
@@ -354,11 +369,18 @@ def _pool_results(tasks, jobs, settings, progress):
                     broken.append((task, spec))
                 except Exception as e:  # noqa: BLE001
                     yield _failed(task, spec, e)
-        pending = broken
-        if pending and attempt == 0 and progress:
-            progress(f"a worker process died; retrying {len(pending)} submission(s)")
-    for task, spec in pending:
-        yield _failed(task, spec, RuntimeError("the worker process died twice"))
+            pending = broken
+            if pending:
+                self.close()
+                if attempt == 0 and self.progress:
+                    self.progress(f"a worker process died; retrying {len(pending)} submission(s)")
+        for task, spec in pending:
+            yield _failed(task, spec, RuntimeError("the worker process died twice"))
+
+    def close(self) -> None:
+        if self.ex is not None:
+            self.ex.shutdown(wait=True, cancel_futures=True)
+            self.ex = None
 
 
 def _failed(task, spec, exc) -> dict:
@@ -496,7 +518,7 @@ def grade(
     run_dir = tempfile.mkdtemp(prefix="bngrade-run-")
     try:
         names = sorted({a for _, a, _ in found} | ({assignment} if assignment else set()))
-        specs, hashes, problems = _specs(root, cfg, gb, names, run_dir, bool(assignment))
+        specs, hashes, problems, exports = _specs(root, cfg, gb, names, run_dir, bool(assignment))
         late_plugin = _late_plugin(cfg)
         results: dict[tuple, dict] = {}
         todo = []
@@ -518,7 +540,11 @@ def grade(
             else:
                 todo.append((Task(student, str(folder), key), specs[a]))
         report.executed = len(todo)
-        settings = Settings(limits=limits, prestart=prestart, tmp=None)
+        pool = _Pool(jobs, Settings(limits=limits, prestart=prestart, tmp=None), progress)
+        if todo:
+            pool.start(min(jobs, len(todo)))
+            for name in sorted({spec.name for _, spec in todo}):
+                gbmod.export_assignment(*exports[name])
         done = 0
 
         def finish(result: dict) -> None:
@@ -535,8 +561,11 @@ def grade(
 
         for key in sorted(results):
             finish(results[key])
-        for result in _pool_results(todo, jobs, settings, progress):
-            finish(result)
+        try:
+            for result in pool.results(todo):
+                finish(result)
+        finally:
+            pool.close()
     finally:
         gb.close()
         shutil.rmtree(run_dir, ignore_errors=True)

@@ -28,6 +28,7 @@ import shutil
 import signal
 import sys
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -137,24 +138,60 @@ async def launch_kernel(sandbox: Sandbox, limits: Limits) -> AsyncKernelManager:
 class KernelSource:
     """Kernels for one worker process, each used for exactly one notebook of one student.
 
-    With ``prestart`` the next kernel is launched (in its own fresh sandbox) as soon as one is
-    handed out, so its boot overlaps the grading of the current notebook. Kernels are never
-    shared: every notebook gets its own process.
+    Kernels are forked from a warm zygote (``zygote.py``) when possible, else started the
+    usual way. With ``prestart`` the next kernel is launched (in its own fresh sandbox) as
+    soon as one is handed out, so its boot overlaps the grading of the current notebook.
+    Kernels are never shared: every notebook gets its own, fresh process.
     """
 
-    def __init__(self, limits: Limits, prestart: bool, base: str | None = None):
+    def __init__(
+        self, limits: Limits, prestart: bool, base: str | None = None, zygote: bool = True
+    ):
         self.limits, self.prestart, self.base = limits, prestart, base
-        self._next: tuple[AsyncKernelManager, Sandbox] | None = None
+        self.use_zygote = zygote
+        self._zygote = None
+        self._zygote_box: Sandbox | None = None
+        self.preload: list[str] = []
+        self._next: tuple = None
 
-    async def take(self) -> tuple[AsyncKernelManager, Sandbox]:
+    def _get_zygote(self):
+        if not self.use_zygote:
+            return None
+        if self._zygote is not None and self._zygote.alive():
+            return self._zygote
+        from .zygote import Zygote
+
+        try:
+            self._zygote_box = self._zygote_box or Sandbox(self.base)
+            self._zygote = Zygote(
+                self._zygote_box.env(), self.preload, self._zygote_box.run / "zygote.log"
+            )
+        except Exception:  # noqa: BLE001 - fall back to ordinary kernels
+            self.use_zygote = False
+            self._zygote = None
+        return self._zygote
+
+    async def launch(self, sandbox: Sandbox):
+        """A kernel process in ``sandbox`` (returns at once; the kernel boots meanwhile)."""
+        zygote = self._get_zygote()
+        if zygote is not None:
+            from .zygote import ForkedKernel
+
+            try:
+                return ForkedKernel(zygote, sandbox, self.limits)
+            except Exception:  # noqa: BLE001
+                self.use_zygote = False
+        return await launch_kernel(sandbox, self.limits)
+
+    async def take(self) -> tuple:
         if self._next is not None:
             pair, self._next = self._next, None
         else:
             sandbox = Sandbox(self.base)
-            pair = (await launch_kernel(sandbox, self.limits), sandbox)
+            pair = (await self.launch(sandbox), sandbox)
         if self.prestart:
             sandbox = Sandbox(self.base)
-            self._next = (await launch_kernel(sandbox, self.limits), sandbox)
+            self._next = (await self.launch(sandbox), sandbox)
         return pair
 
     async def close(self) -> None:
@@ -163,6 +200,12 @@ class KernelSource:
             self._next = None
             await shutdown(km)
             sandbox.cleanup()
+        if self._zygote is not None:
+            self._zygote.close()
+            self._zygote = None
+        if self._zygote_box is not None:
+            self._zygote_box.cleanup()
+            self._zygote_box = None
 
 
 async def shutdown(km: AsyncKernelManager) -> None:
@@ -233,11 +276,14 @@ def _cell_label(cell, index: int) -> str:
     return f"cell '{gid}'" if gid else f"cell {index + 1}"
 
 
-def _death_cause(km: AsyncKernelManager, sandbox: Sandbox, limits: Limits) -> str:
+def _death_cause(km, sandbox: Sandbox, limits: Limits) -> str:
     code = None
     try:
-        proc = getattr(km.provisioner, "process", None)
-        code = proc.poll() if proc is not None else None
+        if hasattr(km, "returncode"):  # a kernel forked by the zygote
+            code = km.returncode()
+        else:
+            proc = getattr(km.provisioner, "process", None)
+            code = proc.poll() if proc is not None else None
     except Exception:  # noqa: BLE001
         pass
     try:
@@ -271,6 +317,7 @@ class RunReport:
     not_run: set[int] = field(default_factory=set)
     refused: dict[int, list[str]] = field(default_factory=dict)  # by the kernel guard
     restarts: int = 0
+    seconds: dict[str, float] = field(default_factory=dict)  # where the time went
 
 
 async def _silent(client: _Client, code: str, expressions: dict[str, str] | None = None):
@@ -283,18 +330,20 @@ async def _silent(client: _Client, code: str, expressions: dict[str, str] | None
 
 async def run_notebook(
     nb: NotebookNode,
-    first: tuple[AsyncKernelManager, Sandbox],
+    first: tuple,
     limits: Limits,
     watch: list[str],
+    launch=None,
 ) -> RunReport:
-    """Execute ``nb`` in place. ``first`` is a launched kernel in the sandbox holding the files."""
+    """Execute ``nb`` in place. ``first`` is a launched kernel in the sandbox holding the files;
+    ``launch(sandbox)`` starts another after a death (default: an ordinary kernel)."""
     report = RunReport()
     frozen: dict[int, list] = {}  # cells never to run again, with the outputs to show
     km, sandbox = first
     total_attempts = limits.max_restarts + 1
     for attempt in range(total_attempts):
         if attempt:
-            km = await launch_kernel(sandbox, limits)
+            km = await (launch(sandbox) if launch else launch_kernel(sandbox, limits))
             report.restarts += 1
         client = _Client(
             nb,
@@ -309,7 +358,10 @@ async def run_notebook(
         )
         restart = False
         try:
+            t0 = time.perf_counter()
             await client.async_start_new_kernel_client()
+            t1 = time.perf_counter()
+            report.seconds["kernel ready"] = report.seconds.get("kernel ready", 0.0) + t1 - t0
             content = await _silent(
                 client,
                 integrity.GUARD_SETUP + f"\n_bn_grader_guard_setup({watch!r})\n"
@@ -375,6 +427,11 @@ async def run_notebook(
                         "(an endless loop?) and was stopped; the rest of the notebook still ran."
                     )
                 _coalesce(cell)
+                if any(o.get("ename") == "MemoryError" for o in cell.outputs):
+                    report.cell_notes.setdefault(index, []).append(
+                        f"{_cell_label(cell, index)} ran out of memory (each notebook may use "
+                        f"{limits.memory / GiB:g} GiB) and raised MemoryError."
+                    )
                 if index in client.truncated:
                     cell.outputs.append(
                         _stream(
@@ -388,6 +445,7 @@ async def run_notebook(
                         f"{limits.output_bytes} bytes; the rest of its output was cut."
                     )
         finally:
+            report.seconds["run"] = report.seconds.get("run", 0.0) + time.perf_counter() - t0
             try:
                 if client.kc is not None:
                     client.kc.stop_channels()

@@ -79,6 +79,14 @@ def info_hash(info: dict) -> str:
 
 def export_assignment(info: dict, url: str) -> None:
     """Write one assignment's entries into a fresh gradebook at ``url`` (the workers' copy)."""
+    from nbgrader.api import Base
+    from sqlalchemy import create_engine
+
+    # Tables first: a Gradebook opened on an empty database runs the `alembic` command to
+    # stamp it (seconds); this private copy needs no migration history.
+    engine = create_engine(url)
+    Base.metadata.create_all(bind=engine)
+    engine.dispose()
     name = info["name"]
     with Gradebook(url) as t:
         t.update_or_create_assignment(name)
