@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import copy
 import os
+import resource
 import shutil
 import statistics
 import sys
@@ -80,14 +81,20 @@ def build_course(base: Path) -> tuple[Path, str]:
     return root, name
 
 
+def cpu_seconds() -> float:
+    """CPU used so far by this process and every finished descendant (workers, kernels)."""
+    me, kids = (resource.getrusage(w) for w in (resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN))
+    return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
+
+
 def grade_batch(
     root: Path, jobs: int, prestart: bool = False
-) -> tuple[float, list[float], G.GradeReport]:
-    t0 = time.perf_counter()
+) -> tuple[float, list[float], G.GradeReport, float]:
+    c0, t0 = cpu_seconds(), time.perf_counter()
     report = G.grade(root, ASSIGNMENT, jobs=jobs, force=True, prestart=prestart)
     wall = time.perf_counter() - t0
     assert report.executed == N, report.executed
-    return wall, [r.seconds for r in report.rows], report
+    return wall, [r.seconds for r in report.rows], report, cpu_seconds() - c0
 
 
 def bare_batch(notebooks: list[nbformat.NotebookNode], workdir: Path) -> float:
@@ -130,18 +137,23 @@ def main() -> None:
         work = base / "bare"
         work.mkdir()
         one, many, bare, pre, lat_one, lat_many = [], [], [], [], [], []
+        cpu: dict[str, list[float]] = {"bare": [], "one": [], "many": []}
         scores = None
         for _ in range(ROUNDS):
-            wall, lat, report = grade_batch(root, 1)
+            wall, lat, report, c = grade_batch(root, 1)
             one.append(wall / N)
+            cpu["one"].append(c / N)
             lat_one += lat
             scores = sorted(r.score for r in report.rows)
             nbs = graded_notebooks(root, name)
+            c0 = cpu_seconds()
             bare.append(bare_batch(nbs, work) / N)
-            wall, lat, _ = grade_batch(root, cores)
+            cpu["bare"].append((cpu_seconds() - c0) / N)
+            wall, lat, _, c = grade_batch(root, cores)
             many.append(wall / N)
+            cpu["many"].append(c / N)
             lat_many += lat
-            wall, _, _ = grade_batch(root, 1, prestart=True)
+            wall, _, _, _ = grade_batch(root, 1, prestart=True)
             pre.append(wall / N)
         s_one, s_many, s_bare, s_pre = (statistics.median(v) for v in (one, many, bare, pre))
         speedup = s_one / s_many
@@ -162,6 +174,11 @@ def main() -> None:
             f"  grading, 1 worker + prestart    : {s_pre:6.2f} s per submission "
             "(the next kernel boots on a spare core meanwhile; default when cores > jobs)"
         )
+        c_bare, c_one, c_many = (statistics.median(cpu[k]) for k in ("bare", "one", "many"))
+        print(
+            f"  CPU seconds per submission      : bare {c_bare:.2f}, grading {c_one:.2f} "
+            f"(1 worker), {c_many:.2f} ({cores} workers)"
+        )
         print(f"  speedup, {cores} workers vs 1        : {speedup:6.2f}x")
         print(f"  grading (1 worker) / bare       : {overhead:6.2f}x")
         ok_speed = speedup >= GOAL_SPEEDUP
@@ -169,7 +186,10 @@ def main() -> None:
         print(f"  goal speedup >= {GOAL_SPEEDUP}x: {'met' if ok_speed else 'NOT met'}")
         print(f"  goal grading <= {GOAL_OVERHEAD}x bare: {'met' if ok_over else 'NOT met'}")
         load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-        print(f"  (load average at the end: {load:.1f} on {cores} cores)")
+        print(
+            f"  (load average at the end: {load:.1f} on {cores} cores; other programs running "
+            "meanwhile lower the speedup: compare the CPU seconds)"
+        )
     finally:
         shutil.rmtree(base, ignore_errors=True)
 

@@ -434,10 +434,19 @@ def test_no_hidden_test_reaches_a_learner(batch):
         if path.is_file():
             text = path.read_text(encoding="utf-8", errors="replace")
             text = feedback.page_text(text) if path.suffix == ".html" else text
-            for secret in HIDDEN + ["BEGIN SOLUTION", "return x.mean(axis=0)"]:
+            for secret in HIDDEN + ["BEGIN HIDDEN", "BEGIN SOLUTION"]:
                 assert secret not in text, (path, secret)
     # ... while the instructor's autograded copy did run them
     assert "hidden-mean-check" in by_gid(autograded(root, "correct"), "test_mean").source
+
+
+def test_no_solution_reaches_a_learner_who_did_not_write_it(batch):
+    root, _, _ = batch
+    release = (root / "exercises" / A / f"{NB}.ipynb").read_text(encoding="utf-8")
+    blank = feedback.page_text((root / "feedback" / "blank" / A / f"{NB}.html").read_text())
+    for text in (release, blank):
+        assert "return x.mean(axis=0)" not in text
+        assert "return x.var(axis=0)" not in text
 
 
 def test_infinite_loop_gets_time_limit_then_rest_graded(batch):
