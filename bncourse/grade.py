@@ -18,7 +18,9 @@ that has not changed.
 
 Exit status: 0 when the batch completed (even if some submissions were not gradable), 2 when
 grading could not run at all (no ``nbgrader_config.py``, assignment not released, gradebook
-unreachable), with the reason on stderr.
+unreachable), with the reason on stderr, and 3 when the batch completed but the grader itself
+failed on some submission (status ``grader error``: a bug or a broken machine, never the
+learner's doing; such results are not cached, so the next run retries them).
 """
 
 from __future__ import annotations
@@ -153,10 +155,13 @@ def discover(root: Path, submitted: str, assignment: str | None, students) -> li
 def folder_hash(folder: Path) -> str:
     """Digest of a submission folder's content (names and bytes of every file)."""
     h = hashlib.sha256()
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() or p.is_symlink()):
         rel = path.relative_to(folder).as_posix()
         h.update(rel.encode("utf-8", "surrogateescape") + b"\0")
-        h.update(hashlib.sha256(path.read_bytes()).digest())
+        if path.is_symlink():  # never followed (see submission.list_notebook_files)
+            h.update(b"link:" + os.readlink(path).encode("utf-8", "surrogateescape"))
+        else:
+            h.update(hashlib.sha256(path.read_bytes()).digest())
     return h.hexdigest()
 
 
@@ -600,9 +605,11 @@ def _finish(root, cfg, gb, result, spec, late_plugin, report) -> None:
         if not (result.get("cached") and gbmod.matches(gb, result)):
             try:
                 gbmod.apply(gb, result, late_plugin)
-            except Exception:
+            except Exception as e:  # noqa: BLE001 - this submission fails, not the batch
                 gb.db.rollback()
-                raise
+                first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+                result["error"] = f"could not write the gradebook: {first}"
+                status, reason = _status(result)
     db = gbmod.scores(gb, a, s) if not result.get("error") else {}
     score = sum(v["score"] - v["late_penalty"] for v in db.values())
     max_score = sum(v["max_score"] for v in db.values())
@@ -623,7 +630,7 @@ def _finish(root, cfg, gb, result, spec, late_plugin, report) -> None:
     _rerender(result, db)
     if not result.get("error"):
         _write_outputs(root, cfg, result, spec, row)
-        if not result.get("cached"):
+        if not result.get("cached") and status != "grader error":  # retried next run
             result.pop("cached", None)
             _cache_put(root, result)
     report.rows.append(row)
@@ -671,6 +678,13 @@ def main(argv=None) -> int:
         f"{len(report.rows) - report.executed} unchanged since the last run "
         f"({report.seconds:.1f} s, {report.jobs} worker(s)). Wrote {report.root / 'grades.csv'}."
     )
+    if counts["grader error"]:
+        print(
+            f"warning: the grader itself failed on {counts['grader error']} submission(s); "
+            "see their reason in grades.csv (they are retried on the next run)",
+            file=sys.stderr,
+        )
+        return 3
     return 0
 
 

@@ -193,6 +193,8 @@ EXPECTED = {
     "sneaky_patch": ("partly graded", 0, "tests tampered with"),
     "probe": ("graded", 3, "all tests ran"),
     "changing": ("graded", 0, "not attempted"),
+    "symlinked": ("not gradable", 0, "not handed in"),
+    "bad_timestamp": ("graded", 3, "all tests ran"),
 }
 for _sid, _kind in WEIRD.items():
     EXPECTED[_sid] = EXPECTED[_kind]
@@ -281,6 +283,10 @@ def write_batch(root: Path) -> None:
     probe = put(root, "probe", answered(root, mean=MEAN_OK + "\n" + PROBE))
     (probe / "numpy.py").write_text("raise SystemExit('a learner file shadowed numpy')\n")
     put(root, "changing", release(root))
+    link = put(root, "symlinked")  # a link to the instructor's solution is not a submission
+    (link / f"{NB}.ipynb").symlink_to(root / "solutions" / A / f"{NB}.ipynb")
+    stamped = put(root, "bad_timestamp", ok)
+    (stamped / "timestamp.txt").write_text("the day before yesterday\n")
     for sid, kind in WEIRD.items():
         put(root, sid, ok if kind == "correct" else release(root))
 
@@ -508,6 +514,37 @@ def test_integrity_refusals_are_marked_in_the_notebook(batch):
     for student in ("uses_bnref", "monkeypatch", "sneaky_patch"):
         text = outputs_text(by_gid(autograded(root, student), "test_mean"))
         assert "GradingRefused" in text, student
+
+
+# --- the static integrity scan, on its own --------------------------------------------
+
+PROTECTED = {"np": "numpy", "checks": "bnref.checks", "check_forward": "bnref.checks.check_forward"}
+
+
+@pytest.mark.parametrize(
+    ("source", "kind"),
+    [
+        ("import bnref", "reference"),
+        ("from bnref.numpy import batchnorm_forward as f", "reference"),
+        ("f = __import__('bnref.numpy')", "reference tamper"),
+        ("np.testing.assert_allclose = lambda *a, **k: None", "tamper"),
+        ("checks.check_forward = print", "tamper"),
+        ("def check_forward(*a):\n    return 2", "tamper"),
+        ("get_ipython().events.register('pre_run_cell', print)", "tamper"),
+        ("exec('x = 1')", "tamper"),
+        ("import sys\nsys.modules['numpy'] = None", "tamper"),
+        ("import builtins", "tamper"),
+        ("x = np.zeros(3)\ny = x.mean()", None),
+        ("import numpy as np\n%timeit np.ones(3)", None),
+        ("def f(np):\n    np = 2 * np\n    return np", None),
+        ("class Net:\n    def __init__(self):\n        setattr(self, 'w', 1)", None),
+    ],
+)
+def test_static_scan(source, kind):
+    from bncourse.grading.integrity import scan_source
+
+    kinds = {f.kind for f in scan_source(source, PROTECTED)}
+    assert kinds == set(kind.split() if kind else []), scan_source(source, PROTECTED)
 
 
 # --- CLI --------------------------------------------------------------------------------

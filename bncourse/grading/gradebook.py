@@ -135,8 +135,15 @@ def _wanted_scores(nb: dict, have: dict) -> dict:
 def apply(gb: Gradebook, result: dict, late_plugin) -> None:
     """Write one worker result into the gradebook (as nbgrader's SaveAutoGrades would)."""
     student, assignment = result["student"], result["assignment"]
+    from nbgrader.utils import parse_utc
+
     gb.update_or_create_student(student)
-    kw = {"timestamp": result["timestamp"]} if result.get("timestamp") else {}
+    kw = {}
+    if result.get("timestamp"):
+        try:  # a damaged timestamp.txt is ignored, not fatal
+            kw["timestamp"] = parse_utc(result["timestamp"])
+        except (ValueError, OverflowError, TypeError):
+            pass
     submission = gb.update_or_create_submission(assignment, student, **kw)
     for nb_name, nb in result["notebooks"].items():
         sub = gb.find_submission_notebook(nb_name, assignment, student)

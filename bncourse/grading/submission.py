@@ -21,6 +21,8 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_raw_
 _COPY_SUFFIX = re.compile(
     r"(\s*\(\d+\)|\s*-\s*copy\d*(\s*\(\d+\))?|[-_ ]copy\d*|-checkpoint)$", re.IGNORECASE
 )
+# A notebook larger than this is refused rather than read (outputs are cleared anyway).
+MAX_NOTEBOOK_BYTES = 64 * 2**20
 # Files a learner may leave next to the notebook that are never graded.
 _IGNORED_DIRS = {".ipynb_checkpoints", "__pycache__", ".git"}
 
@@ -57,6 +59,8 @@ def list_notebook_files(folder: Path) -> list[Path]:
     for path in sorted(folder.rglob("*")):
         rel = path.relative_to(folder)
         if any(part in _IGNORED_DIRS for part in rel.parts[:-1]):
+            continue
+        if path.is_symlink():  # could point at anything, the solutions included
             continue
         if path.is_file() and path.suffix.lower() == ".ipynb":
             found.append(path)
@@ -109,6 +113,9 @@ def match_files(files: list[Path], released: list[str], folder: Path) -> dict[st
 
 def read_notebook(path: Path) -> tuple[nbformat.NotebookNode | None, str, list[str]]:
     """Read a notebook leniently. Returns ``(nb or None, problem, notes)``."""
+    size = path.stat().st_size
+    if size > MAX_NOTEBOOK_BYTES:
+        return None, f"the file '{path.name}' is too large ({size / 2**20:.0f} MiB)", []
     data = path.read_bytes()
     if not data.strip():
         return None, f"the file '{path.name}' is empty ({len(data)} bytes)", []
