@@ -199,9 +199,16 @@ class PageProblems:
         self.items: list[str] = []
         page.on("console", self._console)
         page.on("pageerror", lambda err: self.items.append(f"uncaught: {err}"))
-        page.on("requestfailed", lambda r: self.items.append(f"request failed: {r.url}"))
+        page.on("requestfailed", self._request_failed)
         page.on("response", self._response)
         page.route("**/*", self._route)
+
+    def _request_failed(self, request):
+        # ERR_ABORTED is the browser cancelling a fetch because the tab navigated away
+        # (a font still loading when "next" is clicked): not a fault of the page. A 404
+        # is caught by _response, an unreachable host by the error text kept here.
+        if "ERR_ABORTED" not in (request.failure or ""):
+            self.items.append(f"request failed: {request.url} ({request.failure})")
 
     def _console(self, msg):
         if msg.type == "error":
