@@ -5,10 +5,9 @@ repository's ``nbgrader_config.py`` and ``solutions/bn03_mechanics``, hands in 5
 (a third correct, a third with Part B left as the stub, a third with a numerical bug in Part
 A), and measures, in this one run:
 
-* grading with 1 worker (one kernel at a time, like the floor), with 1 worker whose next
-  kernel boots meanwhile (``prestart``), and with all workers (``jobs`` = CPU cores): seconds
-  per submission (the batch's wall time / 50, worker start-up included) and the median time
-  a worker spent on one submission;
+* grading with 1 worker and with all workers (``jobs`` = CPU cores): seconds per submission
+  (the batch's wall time / 50, worker start-up included), the median time a worker spent on
+  one submission, and CPU seconds per submission (all processes);
 * the floor: executing the same notebooks (hidden tests included, as graded) one after the
   other with plain nbclient, a fresh kernel each, nothing else.
 
@@ -87,11 +86,9 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def grade_batch(
-    root: Path, jobs: int, prestart: bool = False
-) -> tuple[float, list[float], G.GradeReport, float]:
+def grade_batch(root: Path, jobs: int) -> tuple[float, list[float], G.GradeReport, float]:
     c0, t0 = cpu_seconds(), time.perf_counter()
-    report = G.grade(root, ASSIGNMENT, jobs=jobs, force=True, prestart=prestart)
+    report = G.grade(root, ASSIGNMENT, jobs=jobs, force=True)
     wall = time.perf_counter() - t0
     assert report.executed == N, report.executed
     return wall, [r.seconds for r in report.rows], report, cpu_seconds() - c0
@@ -136,7 +133,7 @@ def main() -> None:
         root, name = build_course(base)
         work = base / "bare"
         work.mkdir()
-        one, many, bare, pre, lat_one, lat_many = [], [], [], [], [], []
+        one, many, bare, lat_one, lat_many = [], [], [], [], []
         cpu: dict[str, list[float]] = {"bare": [], "one": [], "many": []}
         scores = None
         for _ in range(ROUNDS):
@@ -153,9 +150,7 @@ def main() -> None:
             many.append(wall / N)
             cpu["many"].append(c / N)
             lat_many += lat
-            wall, _, _, _ = grade_batch(root, 1, prestart=True)
-            pre.append(wall / N)
-        s_one, s_many, s_bare, s_pre = (statistics.median(v) for v in (one, many, bare, pre))
+        s_one, s_many, s_bare = (statistics.median(v) for v in (one, many, bare))
         speedup = s_one / s_many
         overhead = s_one / s_bare
         print(f"grading {N} submissions of {ASSIGNMENT} on {cores} cores, {ROUNDS} round(s)")
@@ -169,10 +164,6 @@ def main() -> None:
         print(
             f"  grading, {cores} workers              : {s_many:6.2f} s per submission "
             f"(median {statistics.median(lat_many):.2f} s in a worker)"
-        )
-        print(
-            f"  grading, 1 worker + prestart    : {s_pre:6.2f} s per submission "
-            "(the next kernel boots on a spare core meanwhile; default when cores > jobs)"
         )
         c_bare, c_one, c_many = (statistics.median(cpu[k]) for k in ("bare", "one", "many"))
         print(

@@ -191,6 +191,17 @@ def _cache_put(root: Path, result: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(gzip.compress(json.dumps(result).encode(), compresslevel=3))
     os.replace(tmp, path)
+    meta = path.with_name(path.name.replace(".json.gz", ".folder"))
+    meta.write_text(result.get("folder_hash", ""))
+
+
+def _cache_maybe(root: Path, student: str, assignment: str, fhash: str) -> bool:
+    """Cheap guess, before the release is known: was this exact folder graded before?"""
+    path = _cache_path(root, student, assignment)
+    try:
+        return path.with_name(path.name.replace(".json.gz", ".folder")).read_text() == fhash
+    except OSError:
+        return False
 
 
 # --- outcome of one submission ----------------------------------------------------------
@@ -271,7 +282,7 @@ def write_csv(path: Path, rows: list[Row]) -> None:
 
 
 def _limits(cfg, timeout, memory_limit):
-    from .grading.execute import GiB, Limits
+    from .grading.tasks import GiB, Limits
 
     lim = Limits()
     ex = cfg.get("Execute", {})
@@ -288,7 +299,7 @@ def _specs(root, cfg, gb, names, run_dir, explicit):
     and the gradebook entries to export for the workers. Raises GradingError."""
     from .grading import gradebook as gbmod
     from .grading import integrity
-    from .grading.worker import Spec
+    from .grading.tasks import Spec
 
     release_dir = root / _dir(cfg, "release_directory", "release")
     specs, hashes, problems, exports = {}, {}, {}, {}
@@ -457,7 +468,7 @@ def grade(
     db_url: str | None = None,
     timeout: int | None = None,
     memory_limit: float | None = None,
-    prestart: bool | None = None,
+    prestart: bool = False,
     force: bool = False,
     progress=None,
 ) -> GradeReport:
@@ -480,9 +491,9 @@ def grade(
         Seconds per cell (default: the config's ``Execute.timeout``, else 30).
     memory_limit : float, optional
         GiB of address space per kernel (default ``$BN_GRADE_MEMORY_GB`` or 4).
-    prestart : bool, optional
-        Boot each worker's next kernel while the current notebook is graded. Default: only
-        when there are more cores than workers.
+    prestart : bool
+        Launch each worker's next kernel while the current notebook is graded. Off by
+        default: kernels are forked from a warm process, so there is little left to hide.
     force : bool
         Ignore the cache: run every submission again.
     progress : callable, optional
@@ -498,11 +509,10 @@ def grade(
     GradingError
         When grading cannot run at all.
     """
-    from .grading import gradebook as gbmod
-    from .grading.worker import Settings, Task, _quiet
+    from .grading.tasks import Settings, quiet
 
     t0 = time.perf_counter()
-    _quiet()
+    quiet()
     ensure_alembic()
     root = Path(root).resolve()
     cfg = load_config(root, db_url)
@@ -511,10 +521,25 @@ def grade(
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     jobs = max(1, int(jobs or cpus or 1))
     limits = _limits(cfg, timeout, memory_limit)
-    if prestart is None:
-        prestart = jobs < (cpus or 1)
     submitted = _dir(cfg, "submitted_directory", "submitted")
     found = discover(root, submitted, assignment, students)
+    fhashes = {(s, a): folder_hash(f) for s, a, f in found}
+    likely = [k for k, h in fhashes.items() if force or not _cache_maybe(root, *k, h)]
+    pool = _Pool(jobs, Settings(limits=limits, prestart=prestart, tmp=None), progress)
+    if likely:  # workers import nbgrader and boot their kernels while this process prepares
+        pool.start(min(jobs, len(likely)))
+    try:
+        return _grade(root, cfg, url, course_id, assignment, found, fhashes, limits, jobs,
+                      force, pool, progress, t0)  # fmt: skip
+    finally:
+        pool.close()
+
+
+def _grade(root, cfg, url, course_id, assignment, found, fhashes, limits, jobs, force, pool,
+           progress, t0) -> GradeReport:  # fmt: skip
+    from .grading import gradebook as gbmod
+    from .grading.tasks import Task
+
     try:
         gb = gbmod.open_gradebook(url, course_id)
     except RuntimeError as e:
@@ -537,19 +562,17 @@ def grade(
                     "unreleased": problems[a],
                 }
                 continue
-            key = hashlib.sha256(f"{hashes[a]}:{folder_hash(folder)}:{limits}".encode()).hexdigest()
+            fhash = fhashes[(student, a)]
+            key = hashlib.sha256(f"{hashes[a]}:{fhash}:{limits}".encode()).hexdigest()
             hit = None if force else _cache_get(root, student, a, key)
             if hit is not None:
                 hit["cached"] = True
                 results[(student, a)] = hit
             else:
-                todo.append((Task(student, str(folder), key), specs[a]))
+                todo.append((Task(student, str(folder), key, fhash), specs[a]))
         report.executed = len(todo)
-        pool = _Pool(jobs, Settings(limits=limits, prestart=prestart, tmp=None), progress)
-        if todo:
-            pool.start(min(jobs, len(todo)))
-            for name in sorted({spec.name for _, spec in todo}):
-                gbmod.export_assignment(*exports[name])
+        for name in sorted({spec.name for _, spec in todo}):
+            gbmod.export_assignment(*exports[name])
         done = 0
 
         def finish(result: dict) -> None:
@@ -566,11 +589,8 @@ def grade(
 
         for key in sorted(results):
             finish(results[key])
-        try:
-            for result in pool.results(todo):
-                finish(result)
-        finally:
-            pool.close()
+        for result in pool.results(todo):
+            finish(result)
     finally:
         gb.close()
         shutil.rmtree(run_dir, ignore_errors=True)
@@ -652,6 +672,9 @@ def main(argv=None) -> int:
     p.add_argument("--force", action="store_true", help="ignore the cache, run everything again")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
+    from .grading.tasks import quiet
+
+    quiet(process_wide=True)  # this process is ours: skip slow imports, quiet the logs
 
     def say(line: str) -> None:
         print(line, file=sys.stderr, flush=True)

@@ -38,23 +38,10 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import Execute
 
 from . import integrity
+from .tasks import GiB, Limits
 
-GiB = 2**30
 TIMEOUT_ENAME = "CellTimeoutError"
 _TIMEOUT_ERRORS = (TIMEOUT_ENAME, "KeyboardInterrupt")
-
-
-@dataclass
-class Limits:
-    """Resource limits for one notebook's kernel."""
-
-    timeout: int = 30  # seconds per cell
-    memory: int = 4 * GiB  # address space of the kernel process
-    output_bytes: int = 200_000  # per cell, all outputs together
-    file_size: int = 256 * 2**20  # largest file the kernel may write
-    max_restarts: int = 3  # fresh kernels after deaths, per notebook
-    kernel_name: str = "python3"
-    startup_timeout: int = 60
 
 
 class Sandbox:

@@ -13,44 +13,18 @@ import re
 import shutil
 import time
 import traceback
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
 from . import feedback, integrity
-from .execute import KernelSource, Limits, is_grade, run, run_notebook
+from .execute import KernelSource, is_grade, run, run_notebook
 from .submission import load_submission
+from .tasks import Limits, Settings, Spec, Task, quiet
 
 # A warning as printed by the warnings module: "file:line: SomeWarning: message" + source line.
 _WARNING = re.compile(r"^[^\n]*:\d+: \w*Warning: [^\n]*\n(?:[ \t]+[^\n]*\n)?", re.M)
 _NP_SCALAR = re.compile(r"^np\.(?:float|int|uint|bool_?)\w*\((.*)\)$")
-
-
-@dataclass
-class Spec:
-    """What a worker needs to know about one assignment (picklable, sent with each task)."""
-
-    name: str
-    releases: dict[str, str]  # notebook name -> released notebook JSON
-    files: dict[str, str]  # released non-notebook files: relative path -> absolute path
-    template_db: str  # sqlite URL of a copy of this assignment's gradebook entries
-    watch: list[str]  # modules the tests import (the kernel guard fingerprints them)
-
-
-@dataclass
-class Task:
-    student: str
-    folder: str  # submitted/<student>/<assignment>
-    key: str  # cache key (submission content + release)
-
-
-@dataclass
-class Settings:
-    limits: Limits = field(default_factory=Limits)
-    prestart: bool = False
-    zygote: bool = True  # fork kernels from a warm process (zygote.py)
-    tmp: str | None = None
 
 
 _state: dict = {}
@@ -60,7 +34,7 @@ def init(settings: Settings) -> None:
     """Worker process initializer: heavy imports once, a kernel source, a clean shutdown."""
     import multiprocessing.util
 
-    _quiet()
+    quiet(process_wide=True)
     _state["settings"] = settings
     _state["kernels"] = KernelSource(
         settings.limits, settings.prestart, settings.tmp, zygote=settings.zygote
@@ -79,26 +53,6 @@ def _close() -> None:
             run(kernels.close())
         except Exception:  # noqa: BLE001
             pass
-
-
-def _quiet() -> None:
-    """Silence known, harmless noise (see /work/shared/notes/nbgrader.md)."""
-    import logging
-    import sys
-    import warnings
-
-    # jsonschema imports rfc3987_syntax for IRI formats nbgrader never checks: 2.5 s of startup.
-    sys.modules.setdefault("rfc3987_syntax", None)
-    warnings.filterwarnings("ignore", message=r".*not in session.*")
-    warnings.filterwarnings("ignore", category=DeprecationWarning)
-    try:
-        from nbformat.warnings import MissingIDFieldWarning
-
-        warnings.filterwarnings("ignore", category=MissingIDFieldWarning)
-    except ImportError:
-        pass
-    for name in ("traitlets", "nbgrader", "NbGraderAPI", "nbclient", "asyncio"):
-        logging.getLogger(name).setLevel(logging.CRITICAL)
 
 
 def _release(spec: Spec, name: str) -> nbformat.NotebookNode:
@@ -347,7 +301,13 @@ def grade_task(task: Task, spec: Spec) -> dict:
     """Grade one submission; never raises (a failure becomes a ``grader error`` result)."""
     t0 = time.perf_counter()
     folder = Path(task.folder)
-    result = {"student": task.student, "assignment": spec.name, "key": task.key, "notebooks": {}}
+    result = {
+        "student": task.student,
+        "assignment": spec.name,
+        "key": task.key,
+        "folder_hash": task.folder_hash,
+        "notebooks": {},
+    }
     try:
         releases = {n: _release(spec, n) for n in spec.releases}
         loaded, folder_notes = load_submission(folder, releases)
