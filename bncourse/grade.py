@@ -523,6 +523,11 @@ def grade(
     limits = _limits(cfg, timeout, memory_limit)
     submitted = _dir(cfg, "submitted_directory", "submitted")
     found = discover(root, submitted, assignment, students)
+    if not found and not assignment:  # nothing handed in: no gradebook to open or create
+        report = GradeReport(root=root, jobs=jobs)
+        write_csv(root / "grades.csv", report.rows)
+        report.seconds = time.perf_counter() - t0
+        return report
     fhashes = {(s, a): folder_hash(f) for s, a, f in found}
     likely = [k for k, h in fhashes.items() if force or not _cache_maybe(root, *k, h)]
     pool = _Pool(jobs, Settings(limits=limits, prestart=prestart, tmp=None), progress)

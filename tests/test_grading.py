@@ -567,6 +567,15 @@ def test_cli_exits_2_without_config(tmp_path):
     assert "nbgrader_config.py" in res.stderr
 
 
+def test_cli_exits_0_when_nothing_was_handed_in(tmp_path):
+    (tmp_path / "nbgrader_config.py").write_text("c = get_config()\n")
+    res = cli("--root", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "no submissions found" in res.stdout
+    assert read_csv(tmp_path) == []
+    assert not (tmp_path / "gradebook.db").exists()  # nothing to grade: nothing created
+
+
 def test_cli_exits_2_for_unreleased_assignment(batch):
     root, _, _ = batch
     res = cli("--root", str(root), "--assignment", "no_such_assignment")
