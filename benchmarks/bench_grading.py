@@ -95,14 +95,23 @@ def grade_batch(root: Path, jobs: int) -> tuple[float, list[float], G.GradeRepor
 
 
 def bare_batch(notebooks: list[nbformat.NotebookNode], workdir: Path) -> float:
-    """Plain nbclient, one fresh kernel per notebook, one after the other."""
-    from nbclient import NotebookClient
+    """Plain nbclient, one fresh kernel per notebook, one after the other.
 
+    The kernels talk over IPC sockets, as the grader's do (like for like, and no
+    "running over TCP without encryption" warning per kernel).
+    """
+    from nbclient import NotebookClient
+    from traitlets.config import Config
+
+    ipc = Config()
+    ipc.KernelManager.transport = "ipc"
+    ipc.KernelManager.ip = str(workdir / "kernel")
     t0 = time.perf_counter()
     for nb in notebooks:
         nb = copy.deepcopy(nb)
         NotebookClient(
             nb,
+            config=ipc,
             timeout=60,
             kernel_name="python3",
             allow_errors=True,  # a stub raises NotImplementedError, as in grading
