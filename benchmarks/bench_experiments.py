@@ -1,6 +1,6 @@
-"""Run time of every experiment in ``bnref.experiments``, against a fixed reference workload.
+"""Run time of every experiment in ``bncourse.experiments``, against a fixed reference workload.
 
-Plain script (``make bench`` runs it): imports every ``bnref.experiments.e*`` module, runs
+Plain script (``make bench`` runs it): imports every ``bncourse.experiments.ch*`` module, runs
 each entry of its ``EXPERIMENTS`` dict once with its defaults, and prints a table of wall
 and CPU seconds, each also as a ratio to the reference workload measured in the same run
 (500 plain-SGD steps of a 784-100-10 ReLU MLP, batch 64, on the MNIST tensors; the median
@@ -28,7 +28,7 @@ def _timed(fn) -> tuple[float, float]:
 
 def reference_workload() -> None:
     """500 SGD steps of a 784-100-10 ReLU MLP (batch 64) on MNIST."""
-    from bnref.experiments._common import fast_torch, mlp, mnist_tensors, seeded, train
+    from bncourse.experiments._common import fast_torch, mlp, mnist_tensors, seeded, train
 
     fast_torch()
     gen, _ = seeded(0)
@@ -37,8 +37,8 @@ def reference_workload() -> None:
 
 
 def main(argv: list[str]) -> int:
-    import bnref.experiments as pkg
-    from bnref.experiments._common import mnist_tensors
+    import bncourse.experiments as pkg
+    from bncourse.experiments._common import mnist_tensors
 
     mnist_tensors()  # read the data once, outside every timing
     reference_workload()  # warm-up
@@ -46,10 +46,10 @@ def main(argv: list[str]) -> int:
     ref_wall = statistics.median(r[0] for r in runs)
     ref_cpu = statistics.median(r[1] for r in runs)
 
-    modules = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("e"))
+    modules = sorted(m.name for m in pkgutil.iter_modules(pkg.__path__) if m.name.startswith("ch"))
     rows = []
     for name in modules:
-        module = importlib.import_module(f"bnref.experiments.{name}")
+        module = importlib.import_module(f"bncourse.experiments.{name}")
         for label, fn in getattr(module, "EXPERIMENTS", {}).items():
             if argv and not any(s in name or s in label for s in argv):
                 continue

@@ -34,7 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnref.experiments._common import (
+from bncourse.experiments._common import (
     batch_norm_1d,
     bn_layers,
     evaluate,

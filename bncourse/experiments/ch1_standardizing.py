@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from bnref.experiments._common import new_axes
+from bncourse.experiments._common import new_axes
 
 __all__ = [
     "PREPROCESSINGS",

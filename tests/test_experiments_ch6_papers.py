@@ -16,10 +16,12 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from bnref.experiments import e4_santurkar as e4  # noqa: E402
-from bnref.experiments import e5_bjorck as e5  # noqa: E402
-from bnref.experiments import e6_de_smith as e6  # noqa: E402
-from bnref.experiments._common import mlp, mnist_tensors, seeded, train  # noqa: E402
+from helpers import has_data as _has_data  # noqa: E402
+
+from bncourse.experiments import ch6_bjorck as e5  # noqa: E402
+from bncourse.experiments import ch6_de_smith as e6  # noqa: E402
+from bncourse.experiments import ch6_santurkar as e4  # noqa: E402
+from bncourse.experiments._common import mlp, mnist_tensors, seeded, train  # noqa: E402
 
 SEEDS = [int(s) for s in os.environ.get("BNREF_SEEDS", "0,1,2").split(",")]
 
@@ -232,10 +234,6 @@ def test_bad_arguments_raise_clear_errors():
         e4.run_noisy_bn(0, depth=3, layer=4)
     with pytest.raises(ValueError, match="measure must be"):
         e4.run_landscape(0, steps=0).ratio("curvature")
-
-
-def _has_data(fig) -> bool:
-    return any(ax.lines or ax.collections or ax.patches for ax in fig.axes)
 
 
 PLOTS = {

@@ -58,7 +58,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnref.experiments._common import (
+from bncourse.experiments._common import (
     bn_layers,
     fast_torch,
     mlp,
@@ -226,7 +226,7 @@ def run_noisy_bn(
         SGD settings.
     steps, batch_size : int
     init : {"he", "default"}
-        Weight initialisation (see :func:`bnref.experiments._common.mlp`). With
+        Weight initialisation (see :func:`bncourse.experiments._common.mlp`). With
         ``"default"`` and ``depth=8`` the standard net trains slowly (its signal shrinks
         with depth), which looks more like the paper's figure but for a different reason.
     layer : int
@@ -398,7 +398,7 @@ def ics_step(
     Parameters
     ----------
     model : nn.Sequential
-        An MLP from :func:`bnref.experiments._common.mlp`, in the mode to measure.
+        An MLP from :func:`bncourse.experiments._common.mlp`, in the mode to measure.
     x : Tensor, shape (N, 784)
     y : Tensor, shape (N,)
     layer : int

@@ -33,7 +33,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnref.experiments._common import (
+from bncourse.experiments._common import (
     fast_torch,
     layer_inputs,
     mlp,

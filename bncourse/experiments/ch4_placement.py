@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bnref.experiments._common import fast_torch, mlp, mnist_tensors, new_axes, seeded, train
+from bncourse.experiments._common import fast_torch, mlp, mnist_tensors, new_axes, seeded, train
 
 __all__ = [
     "VARIANTS",

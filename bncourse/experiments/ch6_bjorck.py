@@ -37,7 +37,7 @@ Where we differ from the paper: MLPs on MNIST, not ResNet-110 on CIFAR-10; no
 generalisation gain from BN's larger learning rates at this scale (the best BN accuracy is
 about one point above the best plain one, within what changing the seed does); our
 residual MLP without BN already starts at a large loss (several hundred, not ln 10) because its
-output variance grows like ``2^depth`` (see :mod:`bnref.experiments.e6_de_smith`).
+output variance grows like ``2^depth`` (see :mod:`bncourse.experiments.ch6_de_smith`).
 
 Book section: "BN allows larger learning rates" (chapter on what BN really does).
 """
@@ -51,9 +51,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from bnref.experiments._common import diverged, fast_torch, mlp, mnist_tensors, new_axes, seeded
-from bnref.experiments._common import train as _train
-from bnref.experiments.e6_de_smith import residual_mlp
+from bncourse.experiments._common import diverged, fast_torch, mlp, mnist_tensors, new_axes, seeded
+from bncourse.experiments._common import train as _train
+from bncourse.experiments.ch6_de_smith import residual_mlp
 
 __all__ = [
     "LrSweepResult",

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bnref.experiments._common import (
+from bncourse.experiments._common import (
     diverged,
     fast_torch,
     mlp,
