@@ -448,16 +448,15 @@ def train(
 
 
 def new_axes(ax: Any = None, ncols: int = 1, width: float = 4.5, height: float = 3.2):
-    """The plotting convention: draw on ``ax`` if given, else on a new figure.
+    """The plotting convention: draw on ``ax`` if given, else on a new house-style figure.
 
     Returns ``(fig, axes)``: ``axes`` is ``ax`` itself when given (a single Axes or a
     sequence of them), else one Axes (``ncols=1``) or an array of ``ncols`` Axes.
+    ``width`` is per column; the whole figure is capped at the book's column width
+    (:data:`bncourse.plotting.MAX_WIDTH_IN`), so its text stays legible on the page.
     Imports matplotlib only when called.
     """
-    import matplotlib.pyplot as plt
+    from bncourse import plotting
 
-    if ax is not None:
-        first = ax if not isinstance(ax, Sequence | np.ndarray) else np.ravel(ax)[0]
-        return first.figure, ax
-    fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), layout="constrained")
-    return fig, axes
+    total = min(width * ncols, plotting.MAX_WIDTH_IN)
+    return plotting.figure(ax, ncols=ncols, width=total, height=height)
