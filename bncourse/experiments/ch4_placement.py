@@ -1,52 +1,124 @@
-"""BN before or after the activation, with or without the learned scale and shift.
+"""BN before or after the ReLU: a pre-registered comparison with 20 seeds per arm.
 
-Ioffe & Szegedy (2015, Sec. 3.2) put BN between the linear layer and the nonlinearity,
-``z = g(BN(Wu))``, and give BN a learned scale ``gamma`` and shift ``beta`` so that it can
-represent the identity. Practitioners have long argued for the other order. The most cited
-evidence is Dmytro Mishkin's caffenet-benchmark (github.com/ducha-aiki/caffenet-benchmark,
-``batchnorm.md``, last changed 2016-09-04): on ImageNet at 128 px, CaffeNet scored higher
-with BN *after* ReLU, and the learned scale and shift made little difference, while the
-same author's GoogLeNet128 runs ranked the orders the other way round (tables below).
+The question. Ioffe & Szegedy (2015, Sec. 3.2) put BN between the linear layer and the
+nonlinearity, ``z = g(BN(Wu))``. Many practitioners put it after. The most cited evidence,
+Dmytro Mishkin's caffenet-benchmark (github.com/ducha-aiki/caffenet-benchmark,
+``batchnorm.md``, last changed 2016-09-04), found "after ReLU" 2.5 points better on
+CaffeNet, while the same author's GoogLeNet128 runs ranked the orders the other way round;
+every row there is a single run (tables :data:`CAFFENET_PLACEMENT`,
+:data:`GOOGLENET128_PLACEMENT`).
 
-Our version: a 784-128x4-10 ReLU MLP (He initialisation), BN placed before or after every
-ReLU, with or without ``gamma``/``beta`` (and, on request, the same net without BN); plain
-SGD at lr 0.1, batch 128, 200 steps (about 6 epochs) on 4,000 MNIST digits, three seeds.
-What we find, and what the chapter should say: all four BN variants reach about the same
-test accuracy (0.92-0.94 on seeds 0-5); within a seed they lie 0.6-1.4 points apart, about
-the spread of one variant across seeds, and which variant comes out on top changes from
-seed to seed. At this scale there is no winner. The benchmark's 2.5-point CaffeNet gap is
-one run per variant (no error bar), and its GoogLeNet128 rows rank the orders the other
-way round: where to put BN depends on the network.
+An earlier version of this module compared the placements on a 4-layer MLP at one learning
+rate: with 20 seeds the difference after - before was +0.05 points, CI [-0.22, +0.31], but
+the same net *without* BN was about as good, so that task could not show anything about BN.
 
-Book section: "Where to put BN" (chapter on BN in practice).
+The design, fixed before the full run (nothing below was changed after seeing its results):
+
+* Task where BN matters: a deep, narrow ReLU MLP, 784-100x10-10 (He init), on the 4,000
+  shipped MNIST training digits split once into 3,000 for training and 1,000 for
+  validation (:func:`split`); the 1,000 test digits are only used for the reported
+  numbers. Plain SGD, batch 64, a short budget of 300 steps (6.4 epochs). On a trial seed
+  the plain net reached 0.895 at its best learning rate and diverged at 0.3, BN before the
+  ReLU 0.937 at lr 0.3.
+* Arms (:data:`ARMS`): ``none``, ``before`` (Linear -> BN -> ReLU), ``after``
+  (Linear -> ReLU -> BN), and two extras on top of ``before``: ``input BN`` (a BN layer on
+  the 784 standardized pixels) and ``logit BN`` (a BN layer on the 10 logits). All BN
+  layers have ``gamma`` and ``beta`` and are ``torch.nn.BatchNorm1d`` (the same function
+  as ``bnref.torch.BatchNorm1d``, 3x faster in these tiny nets).
+* Each arm's learning rate is tuned on the grid :data:`LR_GRID` by mean *validation*
+  accuracy over the tuning seeds :data:`TUNING_SEEDS`, which are not evaluation seeds.
+* Evaluation: seeds :data:`EVAL_SEEDS` (30 per arm) at the tuned rates; a seed fixes the
+  initial weights and the batch order, which are the same in every arm (paired design).
+  Reported: test accuracy; each comparison is the mean paired difference with a 95 %
+  t-interval over the seeds (:func:`paired_difference`).
+* Claims and decision rule (:func:`verdict`), margin :data:`MARGIN` = 0.5 points of test
+  accuracy, fixed in advance:
+
+  1. BN matters here: ``before - none`` and ``after - none`` have 95 % CIs above 0.
+  2. Placement: ``after - before`` is *equivalent* (no practical difference) if its 95 % CI
+     lies inside (-0.5, +0.5) points, *different* if the CI excludes 0, otherwise
+     *inconclusive*. Either outcome is reported.
+  3. ``input BN - before`` and ``logit BN - before``: the same three-way rule.
+
+* Tests (``tests/test_experiments_ch4.py``) re-run :data:`HELD_OUT_SEEDS`, used neither
+  for tuning nor in the committed run, and check they fall inside the committed
+  distribution.
+
+Power: two trial seeds gave paired differences after - before of about 1-2 points per
+seed (1,000 test digits alone put a binomial noise of ~1 point on each), so 30 seeds per
+arm rather than 20, for a CI half-width near 0.4 points.
+
+Cost: about 1.5-2.5 CPU seconds per run of 300 steps with one thread; 6 rates x 2 tuning
+seeds x 5 arms + 30 seeds x 5 arms = 210 runs, about 7 CPU minutes.
+``python -m bncourse.experiments.ch4_placement`` (``make experiments``) runs it and writes
+:data:`RESULTS` (seeds, versions, timings, every run's numbers).
+
+Book section: chapter 4, "Our own measurement".
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+import math
+import platform
+import sys
+import time
+from pathlib import Path
+from typing import Any
 
 import numpy as np
+import torch
+from torch import nn
 
-from bncourse.experiments._common import fast_torch, mlp, mnist_tensors, new_axes, seeded, train
+from bncourse.experiments._common import (
+    MnistTensors,
+    _init_linear,
+    fast_torch,
+    mnist_tensors,
+    new_axes,
+    seeded,
+    train,
+)
 
 __all__ = [
-    "VARIANTS",
+    "ARMS",
+    "LR_GRID",
+    "TUNING_SEEDS",
+    "EVAL_SEEDS",
+    "HELD_OUT_SEEDS",
+    "MARGIN",
+    "RESULTS",
     "CAFFENET_PLACEMENT",
     "GOOGLENET128_PLACEMENT",
-    "PlacementResult",
-    "run_placement",
+    "split",
+    "build",
+    "run_one",
+    "paired_difference",
+    "verdict",
+    "run_full",
+    "load_results",
+    "summarize",
     "plot_placement",
     "EXPERIMENTS",
 ]
 
-#: name -> (BN placement, learned scale and shift)
-VARIANTS: dict[str, tuple[str, bool]] = {
-    "before": ("before", False),
-    "before + scale&bias": ("before", True),
-    "after": ("after", False),
-    "after + scale&bias": ("after", True),
-    "no BN": ("none", True),
+#: arm -> (placement of the hidden layers' BN, BN on the input, BN on the logits)
+ARMS: dict[str, tuple[str, bool, bool]] = {
+    "none": ("none", False, False),
+    "before": ("before", False, False),
+    "after": ("after", False, False),
+    "input BN": ("before", True, False),
+    "logit BN": ("before", False, True),
 }
+DEPTH, WIDTH, STEPS, BATCH = 10, 100, 300, 64
+LR_GRID: tuple[float, ...] = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+TUNING_SEEDS: tuple[int, ...] = (1000, 1001)
+EVAL_SEEDS: tuple[int, ...] = tuple(range(30))
+HELD_OUT_SEEDS: tuple[int, ...] = (500, 501)
+#: the equivalence margin, in accuracy (0.005 = 0.5 points), fixed before the run
+MARGIN = 0.005
+SPLIT_SEED = 4  # the permutation that sends 1,000 training digits to validation
+RESULTS = Path(__file__).with_name("results") / "ch4_placement.json"
 
 #: ducha-aiki/caffenet-benchmark, batchnorm.md ("BN before or after ReLU"): CaffeNet,
 #: ImageNet-2012 at 128 px, LSUV init, single runs. name -> (top-1 accuracy, log-loss).
@@ -67,132 +139,257 @@ GOOGLENET128_PLACEMENT: dict[str, tuple[float, float]] = {
 }
 
 
-@dataclass
-class PlacementResult:
-    """Test accuracy of every variant for every seed.
-
-    Attributes
-    ----------
-    variants : list of str
-        Names from :data:`VARIANTS`, in column order.
-    seeds : list of int
-    acc : ndarray, shape (len(seeds), len(variants))
-        Final test accuracy.
-    loss : ndarray, shape (len(seeds), len(variants))
-        Final test cross-entropy.
-    """
-
-    variants: list[str]
-    seeds: list[int]
-    acc: np.ndarray
-    loss: np.ndarray
-
-    def spread_across_variants(self, bn_only: bool = True) -> np.ndarray:
-        """Per seed, best minus worst accuracy among the (BN) variants; shape (seeds,)."""
-        cols = [i for i, v in enumerate(self.variants) if not (bn_only and v == "no BN")]
-        acc = self.acc[:, cols]
-        return acc.max(axis=1) - acc.min(axis=1)
-
-    def spread_across_seeds(self) -> np.ndarray:
-        """Per variant, best minus worst accuracy over seeds; shape (variants,)."""
-        return self.acc.max(axis=0) - self.acc.min(axis=0)
-
-    def winners(self, bn_only: bool = True) -> list[str]:
-        """Per seed, the name of the most accurate (BN) variant."""
-        names = [v for v in self.variants if not (bn_only and v == "no BN")]
-        cols = [self.variants.index(v) for v in names]
-        return [names[int(i)] for i in self.acc[:, cols].argmax(axis=1)]
-
-
-def run_placement(
-    seed: int = 0,
-    n_seeds: int = 3,
-    variants: tuple[str, ...] | None = None,
-    steps: int = 200,
-    lr: float = 0.1,
-    batch_size: int = 128,
-    depth: int = 4,
-    width: int = 128,
-) -> PlacementResult:
-    """Train every placement variant for seeds ``seed, ..., seed + n_seeds - 1``.
+def split(purpose: str) -> MnistTensors:
+    """The data of one purpose, as ``(x_train, y_train, x_eval, y_eval)``.
 
     Parameters
     ----------
-    seed : int
-        The first seed; each seed draws the initial weights and batches (shared by variants).
-    n_seeds : int
-        How many seeds.
-    variants : tuple of str, optional
-        Names from :data:`VARIANTS` (default: the four BN variants, without "no BN").
-    steps, lr, batch_size : int, float, int
-        Plain SGD settings.
-    depth, width : int
-        Hidden layers and units per layer.
-
-    Returns
-    -------
-    PlacementResult
-
-    Notes
-    -----
-    About 1.3 s per variant and seed on one core of the course machine (16 s at the
-    defaults).
+    purpose : {"tune", "evaluate"}
+        Both train on the same 3,000 of the 4,000 training digits; ``"tune"`` evaluates on
+        the other 1,000 (validation), ``"evaluate"`` on the 1,000 test digits.
     """
-    fast_torch()
-    names = [v for v in VARIANTS if v != "no BN"] if variants is None else list(variants)
-    unknown = [n for n in names if n not in VARIANTS]
-    if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
-    if n_seeds < 1:
-        raise ValueError(f"n_seeds must be at least 1, got {n_seeds}")
+    if purpose not in ("tune", "evaluate"):
+        raise ValueError(f"purpose must be 'tune' or 'evaluate', got {purpose!r}")
     data = mnist_tensors()
-    seeds = list(range(seed, seed + n_seeds))
-    acc = np.zeros((len(seeds), len(names)))
-    loss = np.zeros_like(acc)
-    for i, s in enumerate(seeds):
-        for j, name in enumerate(names):
-            bn, affine = VARIANTS[name]
-            gen, _ = seeded(s)
-            model = mlp(
-                (784,) + (width,) * depth + (10,), "relu", bn=bn, affine=affine, generator=gen
-            )
-            hist = train(
-                model,
-                data,
-                steps=steps,
-                lr=lr,
-                batch_size=batch_size,
-                eval_every=steps,
-                generator=gen,
-            )
-            acc[i, j], loss[i, j] = hist.test_acc[-1], hist.test_loss[-1]
-    return PlacementResult(variants=names, seeds=seeds, acc=acc, loss=loss)
+    perm = torch.randperm(4000, generator=torch.Generator().manual_seed(SPLIT_SEED))
+    tr, va = perm[:3000], perm[3000:]
+    if purpose == "tune":
+        return MnistTensors(data.x_train[tr], data.y_train[tr], data.x_train[va], data.y_train[va])
+    return MnistTensors(data.x_train[tr], data.y_train[tr], data.x_test, data.y_test)
 
 
-def plot_placement(result: PlacementResult, ax=None):
-    """Our accuracies (one dot per seed) next to the caffenet-benchmark's, per variant.
+def build(arm: str, generator: torch.Generator | None = None) -> nn.Sequential:
+    """The model of ``arm`` (a key of :data:`ARMS`): a flat ``nn.Sequential``."""
+    if arm not in ARMS:
+        raise ValueError(f"unknown arm {arm!r}; choose from {list(ARMS)}")
+    placement, bn_input, bn_logits = ARMS[arm]
+    # He-initialized Linear layers drawn as in _common.mlp; BN layers are torch's own
+    # BatchNorm1d: the same function as bnref's, 3x faster in these tiny nets
+    widths = (784,) + (WIDTH,) * DEPTH + (10,)
+    layers: list[nn.Module] = [nn.BatchNorm1d(784)] if bn_input else []
+    for n_in, n_out in zip(widths[:-2], widths[1:-1], strict=True):
+        linear = nn.Linear(n_in, n_out)
+        _init_linear(linear, "he", generator)
+        norm = nn.BatchNorm1d(n_out)
+        if placement == "before":
+            layers += [linear, norm, nn.ReLU()]
+        elif placement == "after":
+            layers += [linear, nn.ReLU(), norm]
+        else:
+            layers += [linear, nn.ReLU()]
+    logits = nn.Linear(widths[-2], widths[-1])
+    _init_linear(logits, "he", generator)
+    layers.append(logits)
+    if bn_logits:
+        layers.append(nn.BatchNorm1d(10))
+    return nn.Sequential(*layers)
+
+
+def run_one(arm: str, lr: float, seed: int, purpose: str = "evaluate") -> dict[str, Any]:
+    """Train one model; returns accuracy, loss, divergence and CPU seconds (plain data)."""
+    fast_torch()
+    gen, _ = seeded(seed)
+    model = build(arm, gen)
+    t0 = time.process_time()
+    hist = train(
+        model, split(purpose), steps=STEPS, lr=lr, batch_size=BATCH, eval_every=STEPS,
+        generator=gen,
+    )  # fmt: skip
+    return {
+        "arm": arm,
+        "lr": lr,
+        "seed": seed,
+        "purpose": purpose,
+        "acc": hist.test_acc[-1],
+        "loss": hist.test_loss[-1],
+        "diverged": hist.diverged,
+        "cpu_s": round(time.process_time() - t0, 3),
+    }
+
+
+def paired_difference(a, b, level: float = 0.95) -> dict[str, float]:
+    """Mean of ``a - b`` over seeds with a two-sided t confidence interval.
+
+    Parameters
+    ----------
+    a, b : array_like, shape (n_seeds,)
+        Paired values (the same seeds in the same order), n_seeds >= 2.
+    """
+    from scipy import stats
+
+    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
+    if d.ndim != 1 or d.size < 2:
+        raise ValueError(f"need two 1-D arrays of the same length >= 2, got shape {d.shape}")
+    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
+    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1)) * se
+    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(d.size)}
+
+
+def verdict(diff: dict[str, float], margin: float = MARGIN) -> str:
+    """The pre-registered rule: "equivalent", "different" or "inconclusive"."""
+    if -margin < diff["lo"] and diff["hi"] < margin:
+        return "equivalent"
+    if diff["lo"] > 0 or diff["hi"] < 0:
+        return "different"
+    return "inconclusive"
+
+
+def run_full(
+    arms: tuple[str, ...] = tuple(ARMS),
+    lr_grid: tuple[float, ...] = LR_GRID,
+    tuning_seeds: tuple[int, ...] = TUNING_SEEDS,
+    eval_seeds: tuple[int, ...] = EVAL_SEEDS,
+    log=None,
+) -> dict[str, Any]:
+    """Tune every arm's learning rate, then evaluate it on ``eval_seeds``.
+
+    Returns the plain-data record that :func:`main` writes to :data:`RESULTS`.
+    """
+    overlap = set(tuning_seeds) & set(eval_seeds)
+    if overlap:
+        raise ValueError(f"tuning and evaluation seeds overlap: {sorted(overlap)}")
+    t_wall, t_cpu = time.time(), time.process_time()
+    tuning, evaluation, chosen = [], [], {}
+    for arm in arms:
+        for lr in lr_grid:
+            for s in tuning_seeds:
+                tuning.append(run_one(arm, lr, s, "tune"))
+                if log:
+                    log(tuning[-1])
+        scores = {
+            lr: np.mean([r["acc"] for r in tuning if r["arm"] == arm and r["lr"] == lr])
+            for lr in lr_grid
+        }
+        chosen[arm] = max(lr_grid, key=lambda lr: (scores[lr], -lr))
+    for arm in arms:
+        for s in eval_seeds:
+            evaluation.append(run_one(arm, chosen[arm], s, "evaluate"))
+            if log:
+                log(evaluation[-1])
+    return {
+        "design": {
+            "depth": DEPTH,
+            "width": WIDTH,
+            "steps": STEPS,
+            "batch_size": BATCH,
+            "lr_grid": list(lr_grid),
+            "tuning_seeds": list(tuning_seeds),
+            "eval_seeds": list(eval_seeds),
+            "held_out_seeds": list(HELD_OUT_SEEDS),
+            "margin": MARGIN,
+            "split_seed": SPLIT_SEED,
+            "arms": list(arms),
+        },  # fmt: skip
+        "chosen_lr": chosen,
+        "tuning": tuning,
+        "evaluation": evaluation,
+        "timing": {
+            "wall_s": round(time.time() - t_wall, 1),
+            "cpu_s": round(time.process_time() - t_cpu, 1),
+        },
+        "versions": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "numpy": np.__version__,
+            "machine": platform.machine(),
+        },
+    }
+
+
+def load_results(path: Path | str = RESULTS) -> dict[str, Any]:
+    """The committed record of the full run (see :func:`run_full`)."""
+    return json.loads(Path(path).read_text())
+
+
+def accuracies(results: dict[str, Any], arm: str) -> np.ndarray:
+    """Test accuracy of ``arm`` for each evaluation seed, in seed order; shape (n_seeds,)."""
+    by_seed = {r["seed"]: r["acc"] for r in results["evaluation"] if r["arm"] == arm}
+    return np.array([by_seed[s] for s in results["design"]["eval_seeds"]])
+
+
+#: the pre-registered comparisons: (label, arm a, arm b) for the difference a - b
+COMPARISONS = (
+    ("before - none", "before", "none"),
+    ("after - none", "after", "none"),
+    ("after - before", "after", "before"),
+    ("input BN - before", "input BN", "before"),
+    ("logit BN - before", "logit BN", "before"),
+)
+
+
+def summarize(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per comparison of :data:`COMPARISONS`: difference, 95 % CI and verdict."""
+    margin = results["design"]["margin"]
+    rows = []
+    for label, a, b in COMPARISONS:
+        if a in results["design"]["arms"] and b in results["design"]["arms"]:
+            d = paired_difference(accuracies(results, a), accuracies(results, b))
+            rows.append({"comparison": label, **d, "verdict": verdict(d, margin)})
+    return rows
+
+
+def plot_placement(results: dict[str, Any], ax=None):
+    """Left: test accuracy per arm (one dot per seed, mean). Right: the paired differences
+    with their 95 % CIs and the +-margin band.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_axes(ax, ncols=2, width=4.2)
-    ours, theirs = axes
-    x = np.arange(len(result.variants))
-    for i, s in enumerate(result.seeds):
-        ours.plot(x, result.acc[i], "o", alpha=0.7, label=f"seed {s}")
-    ours.set_xticks(x, result.variants, rotation=30, ha="right")
-    ours.set(ylabel="test accuracy", title="MLP on MNIST (ours)")
-    ours.legend(fontsize="small")
-    names = [v for v in result.variants if v in CAFFENET_PLACEMENT]
-    theirs.bar(np.arange(len(names)), [CAFFENET_PLACEMENT[v][0] for v in names])
-    theirs.set_xticks(np.arange(len(names)), names, rotation=30, ha="right")
-    theirs.set(
-        ylabel="top-1 accuracy",
-        title="CaffeNet on ImageNet (caffenet-benchmark)",
-        ylim=(0.45, 0.51),
-    )
+    fig, axes = new_axes(ax, ncols=2, width=4.3)
+    left, right = axes
+    arms = results["design"]["arms"]
+    for i, arm in enumerate(arms):
+        acc = 100 * accuracies(results, arm)
+        jitter = np.linspace(-0.18, 0.18, acc.size)
+        left.plot(i + jitter, acc, "o", ms=3, alpha=0.6, color=f"C{i}")
+        left.plot([i - 0.3, i + 0.3], [acc.mean()] * 2, "k-", lw=1.5)
+    left.set_xticks(range(len(arms)), [f"{a}\nlr {results['chosen_lr'][a]:g}" for a in arms])
+    n_seeds = len(results["design"]["eval_seeds"])
+    left.set(ylabel="test accuracy (%)", title=f"{n_seeds} seeds per arm")
+    rows = summarize(results)
+    margin = 100 * results["design"]["margin"]
+    right.axvspan(-margin, margin, color="0.9", label=f"±{margin:g} points")
+    right.axvline(0, color="k", lw=0.8)
+    for j, row in enumerate(rows):
+        right.errorbar(
+            100 * row["mean"], j, xerr=[[100 * (row["mean"] - row["lo"])],
+                                        [100 * (row["hi"] - row["mean"])]],
+            fmt="o", color="k", capsize=3,
+        )  # fmt: skip
+    right.set_yticks(range(len(rows)), [r["comparison"] for r in rows])
+    right.invert_yaxis()
+    right.set(xlabel="difference in test accuracy (points)", title="paired, 95 % CI")
+    right.legend(frameon=False, fontsize="small", loc="lower right")
     return fig
 
 
-EXPERIMENTS = {"BN placement x affine, 3 seeds": run_placement}
+def main(argv: list[str] | None = None) -> None:
+    """Run the full experiment and write :data:`RESULTS` (``make experiments``)."""
+    argv = sys.argv[1:] if argv is None else argv
+    out = Path(argv[0]) if argv else RESULTS
+    out.parent.mkdir(parents=True, exist_ok=True)
+
+    def log(r):
+        print(
+            f"{r['purpose']:8s} {r['arm']:9s} lr {r['lr']:<5g} seed {r['seed']:4d} "
+            f"acc {r['acc']:.3f} {'diverged' if r['diverged'] else ''} ({r['cpu_s']:.1f} s)",
+            flush=True,
+        )
+
+    results = run_full(log=log)
+    out.write_text(json.dumps(results, indent=1) + "\n")
+    for row in summarize(results):
+        print(
+            f"{row['comparison']:18s} {100 * row['mean']:+.2f} points, 95 % CI "
+            f"[{100 * row['lo']:+.2f}, {100 * row['hi']:+.2f}]: {row['verdict']}"
+        )
+    print(f"wrote {out} ({results['timing']['cpu_s']} CPU s)")
+
+
+EXPERIMENTS = {
+    "BN placement, one evaluation run per arm": lambda: [run_one(a, 0.1, 0) for a in ARMS]
+}
+
+if __name__ == "__main__":
+    main()
