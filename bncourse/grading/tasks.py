@@ -19,6 +19,11 @@ class Limits:
     max_restarts: int = 3  # fresh kernels after deaths, per notebook
     kernel_name: str = "python3"
     startup_timeout: int = 60
+    # The OS sandbox (grading/sandbox.py): bubblewrap, plus these per-kernel limits.
+    sandbox: bool = False
+    processes: int = 128  # processes and threads per kernel (RLIMIT_NPROC; sandbox only)
+    cpu_seconds: int = 900  # CPU time per kernel process (RLIMIT_CPU)
+    disk: int = 512 * 2**20  # bytes a worker's kernels may write in all (sandbox tmpfs)
 
 
 @dataclass
