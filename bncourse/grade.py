@@ -470,6 +470,7 @@ def grade(
     memory_limit: float | None = None,
     prestart: bool = False,
     force: bool = False,
+    sandbox: str = "auto",
     progress=None,
 ) -> GradeReport:
     """Autograde every ``submitted/<student>/<assignment>/`` under the course ``root``.
@@ -496,6 +497,10 @@ def grade(
         default: kernels are forked from a warm process, so there is little left to hide.
     force : bool
         Ignore the cache: run every submission again.
+    sandbox : {"auto", "required", "off"}
+        Run each kernel in the bubblewrap sandbox (``grading/sandbox.py``): ``auto`` uses it
+        where it can run and warns once on stderr where not; ``required`` raises
+        GradingError where it cannot run; ``off`` never uses it.
     progress : callable, optional
         Called with one line of text per finished submission.
 
@@ -521,6 +526,14 @@ def grade(
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     jobs = max(1, int(jobs or cpus or 1))
     limits = _limits(cfg, timeout, memory_limit)
+    from .grading import sandbox as sbx
+
+    try:
+        limits.sandbox, how = sbx.resolve(sandbox)
+    except (sbx.SandboxUnavailable, ValueError) as e:
+        raise GradingError(str(e)) from None
+    if not limits.sandbox and sandbox == "auto":
+        print(f"warning: {how}", file=sys.stderr, flush=True)
     submitted = _dir(cfg, "submitted_directory", "submitted")
     found = discover(root, submitted, assignment, students)
     if not found and not assignment:  # nothing handed in: no gradebook to open or create
@@ -675,6 +688,13 @@ def main(argv=None) -> int:
     p.add_argument("--timeout", type=int, help="seconds per cell (default: config, else 30)")
     p.add_argument("--memory-gb", type=float, help="kernel memory limit in GiB (default 4)")
     p.add_argument("--force", action="store_true", help="ignore the cache, run everything again")
+    p.add_argument(
+        "--sandbox",
+        choices=("auto", "required", "off"),
+        default=os.environ.get("BN_GRADE_SANDBOX", "auto"),
+        help="bubblewrap sandbox per kernel: auto (where it can run), required (refuse "
+        "where it cannot), off (default: $BN_GRADE_SANDBOX, else auto)",
+    )
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
     from .grading.tasks import quiet
@@ -693,6 +713,7 @@ def main(argv=None) -> int:
             db_url=args.db_url,
             timeout=args.timeout,
             memory_limit=args.memory_gb,
+            sandbox=args.sandbox,
             force=args.force,
             progress=None if args.quiet else say,
         )
