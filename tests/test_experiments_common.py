@@ -20,6 +20,8 @@ from bncourse.experiments import (  # noqa: E402
 )
 
 SEEDS = [0, 1, 2]
+# These test the shared experiment code, not a claim about BN (see bncourse.ledger).
+pytestmark = [pytest.mark.machinery]
 
 
 # ------------------------------------------------------------------------ _common
