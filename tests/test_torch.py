@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn.utils import fusion
 
 import bnref.torch as bt
+import bnref.torch.functional
 
 torch.set_num_threads(1)
 
@@ -170,10 +171,11 @@ def test_low_precision_input_matches_torch_with_float32_parameters(case):
     _compare(ours, ref, case["dtype"])
 
 
-def test_large_tensor_variance_path_matches_torch(monkeypatch):
-    """The vector_norm path that tensors of 4M+ values take, forced on a small tensor."""
-    monkeypatch.setattr(bt, "_NORM_MIN_NUMEL", 0)
-    case = _case(seed=9)
+@pytest.mark.parametrize("max_ratio", [0.0, float("inf")])
+def test_both_backward_dot_paths_match_torch(monkeypatch, max_ratio):
+    """The backward's centred path (x - mean formed) and its fast path (no temporary), each forced."""
+    monkeypatch.setattr(bnref.torch.functional, "_MAX_MEAN_OVER_STD", max_ratio)
+    case = _case(seed=9, training=True)
     ours, ref = _both(case, _tensors(case))
     _compare(ours, ref, torch.float32)
 

@@ -1,0 +1,582 @@
+"""The functional core of :mod:`bnref.torch`: ``batch_norm`` and its hand-written gradients.
+
+* :func:`batch_norm`: ``torch.nn.functional.batch_norm``'s signature and semantics.
+* :class:`BatchNormFunction`: the autograd function behind it, with the compact closed-form
+  backward of chapter 3 (``backward``) and forward-mode derivative (``jvp``). It is written
+  for ``torch.func``: ``setup_context`` is separate from ``forward``, the vmap rule is
+  generated (``generate_vmap_rule``), and no op writes into a preallocated output, so
+  ``vmap``, ``grad``, ``vjp``, ``jvp``, ``jacrev``/``jacfwd``, batched gradients
+  (``gradcheck(check_batched_grad=True)``) and ``torch.compile(fullgraph=True)`` all work.
+* :func:`update_running_stats`: the exponential moving average of the statistics, in
+  PyTorch's convention (default) or Keras's (``convention="keras"``).
+* :func:`check_running_stats`: find corrupted (NaN, inf, negative) running statistics.
+
+The running statistics are updated *outside* the autograd function, in :func:`batch_norm`:
+the function itself is pure (it returns the batch statistics instead of writing them), which
+is what ``torch.func`` transforms and ``torch.compile`` need.
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import torch
+from torch import Tensor
+
+from bnref.numpy import _momentum_eps
+
+# Keras' convention: the momentum weights the old value, the biased variance is stored.
+CONVENTIONS = ("torch", "keras")
+_DEFAULT_MOMENTUM = {"torch": 0.1, "keras": 0.99}
+# Centring error budget of the backward's fast path, see _centred_dot.
+_MAX_MEAN_OVER_STD = 8.0
+
+
+# --------------------------------------------------------------------------------------
+# small helpers: dtypes, shapes, checks
+# --------------------------------------------------------------------------------------
+def _acc_dtype(dtype: torch.dtype) -> torch.dtype:
+    """The dtype the arithmetic runs in: float32 for float16/bfloat16, else the input's."""
+    return torch.float32 if dtype in (torch.float16, torch.bfloat16) else dtype
+
+
+def _reduce_dims(x: Tensor) -> tuple[int, ...]:
+    """Every axis except the channel axis 1: (0, 2, 3) for (N, C, H, W)."""
+    return (0, *range(2, x.dim()))
+
+
+def _channel_shape(x: Tensor) -> tuple[int, ...]:
+    """Shape that broadcasts a (C,) vector against x: (1, C, 1, 1) for (N, C, H, W)."""
+    return (1, x.shape[1]) + (1,) * (x.dim() - 2)
+
+
+def _as_acc(t: Tensor | None, acc: torch.dtype) -> Tensor | None:
+    return t if t is None or t.dtype == acc else t.to(acc)
+
+
+def _eager_cpu(*tensors: Tensor) -> bool:
+    """True for ordinary CPU tensors in eager mode, where the ``bmm`` fast paths pay off.
+
+    Under ``torch.compile`` (Inductor fuses the plain ops better) and under a ``torch.func``
+    transform (which plain ops serve best) this is False.
+    """
+    if torch.compiler.is_compiling() or torch._C._functorch.maybe_current_level() is not None:
+        return False
+    return all(t.device.type == "cpu" for t in tensors)
+
+
+def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) -> Tensor:
+    """Per-channel ``sum(a * b)`` over ``dims``, shape (C,), without a full-size temporary
+    when possible.
+
+    On CPU, for contiguous (N, C, *) tensors of one full-precision dtype, the sum is a
+    batch of N*C dot products (a single ``bmm`` that reads a and b once); elsewhere it
+    is the product followed by a reduction.
+    """
+    N, C = a.shape[0], a.shape[1]
+    if (
+        _eager_cpu(a, b)
+        and a.dtype == b.dtype == acc
+        and acc in (torch.float32, torch.float64)
+        and a.is_contiguous()
+        and b.is_contiguous()
+        and a.numel() > 0
+    ):
+        L = a.numel() // (N * C)
+        dots = torch.bmm(a.reshape(N * C, 1, L), b.reshape(N * C, L, 1))  # (N*C, 1, 1)
+        return dots.reshape(N, C).sum(0)  # (C,)
+    return (a * b).sum(dims, dtype=acc)  # (C,)
+
+
+def _real(value, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
+    return float(value)
+
+
+def _check_per_channel(t: Tensor | None, name: str, x: Tensor) -> None:
+    """Check a (C,) tensor (weight, bias, running statistics) against the input x."""
+    if t is None:
+        return
+    if not isinstance(t, Tensor):
+        raise TypeError(f"{name} must be a torch.Tensor or None, got {type(t).__name__}")
+    if not t.is_floating_point():
+        raise TypeError(f"{name} must be a floating-point tensor, got dtype {t.dtype}")
+    C = x.shape[1]
+    if t.numel() != C:
+        raise ValueError(f"{name} has {t.numel()} entries but the input has {C} channels")
+    if t.dim() != 1:
+        raise ValueError(f"{name} must be 1-D of shape ({C},), got shape {tuple(t.shape)}")
+    if t.device != x.device:
+        raise ValueError(f"{name} is on {t.device} but the input is on {x.device}")
+
+
+def _check_input(x, who: str = "batch_norm") -> None:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"{who} expects a torch.Tensor input, got {type(x).__name__}")
+    if not x.is_floating_point():
+        raise TypeError(
+            f"{who} expects a floating-point input (float16, bfloat16, float32 or "
+            f"float64), got dtype {x.dtype}; convert it first, e.g. x.float()"
+        )
+    if x.dim() < 2:
+        raise ValueError(
+            f"{who} expects input of shape (N, C, *) with at least 2 dimensions, "
+            f"got {x.dim()}-D input of shape {tuple(x.shape)}"
+        )
+
+
+def _check_batch_size(x: Tensor, n: int) -> None:
+    if n == 1:
+        raise ValueError(
+            "Expected more than 1 value per channel when training, got input of size "
+            f"{tuple(x.shape)}: the variance of a single value is 0. Use a larger batch, "
+            "drop the last partial batch (DataLoader(drop_last=True)), or evaluate in eval mode"
+        )
+
+
+def _check_training_eps(eps: float) -> None:
+    if eps <= 0.0:
+        raise ValueError(
+            f"eps must be positive in training mode (as torch requires), got {eps}: a "
+            "constant channel has variance 0 and would divide 0 by 0"
+        )
+
+
+def _check_convention(convention) -> str:
+    if convention not in CONVENTIONS:
+        raise ValueError(
+            f"unknown running-statistics convention {convention!r}; known: "
+            + ", ".join(repr(c) for c in CONVENTIONS)
+        )
+    return convention
+
+
+def check_running_stats(running_mean: Tensor | None, running_var: Tensor | None) -> None:
+    """Raise a ValueError if running statistics are corrupted (NaN, inf, negative variance).
+
+    Book: chapter 5, section ``train-vs-inference``.
+
+    A single NaN batch in training mode poisons ``running_mean`` / ``running_var``
+    for good, and evaluation mode then outputs NaN everywhere. This check costs a
+    device-to-host sync, so it runs only when asked: directly, through
+    ``batch_norm(..., validate=True)``, or through a module's ``check_running_stats()``.
+
+    Parameters
+    ----------
+    running_mean, running_var : Tensor of shape (C,), or None
+        None is accepted (nothing to check).
+
+    Raises
+    ------
+    ValueError
+        Naming the statistic and the offending channels.
+    """
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if t is None:
+            continue
+        bad = (~torch.isfinite(t)).nonzero().flatten().tolist()
+        if bad:
+            raise ValueError(
+                f"{name} has {len(bad)} non-finite entries (NaN or inf) at channels "
+                f"{bad[:10]}{' ...' if len(bad) > 10 else ''}: the running statistics are "
+                "corrupted (a NaN/inf batch in training mode?); reset them with "
+                "reset_running_stats() and recollect"
+            )
+    if running_var is not None:
+        neg = (running_var < 0).nonzero().flatten().tolist()
+        if neg:
+            raise ValueError(
+                f"running_var has {len(neg)} negative entries at channels {neg[:10]}: "
+                "a variance cannot be negative"
+            )
+
+
+def update_running_stats(
+    running_mean: Tensor,
+    running_var: Tensor,
+    batch_mean: Tensor,
+    batch_var: Tensor,
+    n: int,
+    momentum: float | None = None,
+    *,
+    convention: str = "torch",
+) -> tuple[Tensor, Tensor]:
+    """Update running statistics in place with one batch's mean and *biased* variance.
+
+    Book: chapter 5, section ``train-vs-inference``.
+
+    * ``convention="torch"`` (default, what :func:`batch_norm` and the modules do):
+      ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased*
+      batch variance ``batch_var * n / (n - 1)``; default momentum 0.1.
+    * ``convention="keras"`` (``keras.layers.BatchNormalization``):
+      ``running = momentum * running + (1 - momentum) * batch`` with the *biased*
+      batch variance; default momentum 0.99. An explicit option, never the default.
+
+    Parameters
+    ----------
+    running_mean, running_var : Tensor of shape (C,)
+        Updated in place (their dtype is kept).
+    batch_mean, batch_var : Tensor of shape (C,)
+        The batch mean and the biased batch variance (divide by n).
+    n : int
+        Values per channel in the batch (``N * prod(spatial)``); > 1 for torch's
+        unbiased correction.
+    momentum : float in [0, 1], optional
+        In the chosen convention; None means that convention's default. (The modules'
+        cumulative average, ``momentum=None`` there, is ``momentum=1 / num_batches``.)
+    convention : {"torch", "keras"}, keyword only
+
+    Returns
+    -------
+    (running_mean, running_var), the same tensors, updated.
+    """
+    convention = _check_convention(convention)
+    if momentum is None:
+        momentum = _DEFAULT_MOMENTUM[convention]
+    momentum = _real(momentum, "momentum")
+    if not 0.0 <= momentum <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive int (values per channel), got {n!r}")
+    for name, t in (("running_mean", running_mean), ("running_var", running_var)):
+        if not isinstance(t, Tensor):
+            raise TypeError(f"{name} must be a torch.Tensor (updated in place), got {type(t)}")
+    if convention == "torch":
+        if n == 1:
+            raise ValueError("the unbiased variance needs n > 1 values per channel, got n=1")
+        weight_new, var = momentum, batch_var * (n / (n - 1))
+    else:
+        weight_new, var = 1.0 - momentum, batch_var
+    # running + weight_new * (batch - running): the same average, written as lerp_
+    with torch.no_grad():
+        running_mean.lerp_(batch_mean.to(running_mean.dtype), weight_new)
+        running_var.lerp_(var.to(running_var.dtype), weight_new)
+    return running_mean, running_var
+
+
+# --------------------------------------------------------------------------------------
+# the autograd function: forward, hand-written backward and forward-mode derivative
+# --------------------------------------------------------------------------------------
+class _NoDoubleBackward(torch.autograd.Function):
+    """Passes gradients through; differentiating them again raises a clear error."""
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(dout, *grads):
+        return tuple(None if g is None else g.view_as(g) for g in grads)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, *ggrads):
+        raise RuntimeError(
+            "bnref.torch.batch_norm implements the first derivative only (a hand-written "
+            "backward); double backward (create_graph=True, gradgradcheck, gradient "
+            "penalties) is not supported. Use torch.nn.functional.batch_norm for that."
+        )
+
+
+def _guard_double_backward(dout: Tensor, grads: tuple) -> tuple:
+    if torch.is_grad_enabled() and dout.requires_grad:
+        return _NoDoubleBackward.apply(dout, *grads)
+    return grads
+
+
+def _centred_dot(dout: Tensor, x: Tensor, mean: Tensor, invstd: Tensor, sum_dout: Tensor):
+    """Per-channel ``sum(dout * (x - mean))``, (C,), and ``x - mean`` when it was formed.
+
+    The straightforward way forms ``x - mean`` (a full-size temporary). On CPU in eager
+    mode, when every channel's mean is within ``_MAX_MEAN_OVER_STD`` standard deviations
+    of 0, ``sum(dout * x) - mean * sum(dout)`` is used instead: no temporary, and the
+    cancellation costs at most a factor ``_MAX_MEAN_OVER_STD`` in rounding error over the
+    centred form (whose error scales with the std). Larger means take the centred form.
+    """
+    acc, dims, shape = invstd.dtype, _reduce_dims(x), _channel_shape(x)
+    if (
+        _eager_cpu(x, dout)
+        and x.dtype == dout.dtype == acc
+        and bool((mean.abs() * invstd).amax() <= _MAX_MEAN_OVER_STD)
+    ):
+        return _channel_dot(dout, x, dims, acc) - mean * sum_dout, None
+    xmu = x - mean.view(shape)  # (N, C, *) in acc
+    return _channel_dot(dout, xmu, dims, acc), xmu
+
+
+class BatchNormFunction(torch.autograd.Function):
+    """Autograd function behind :func:`batch_norm`: forward, hand-written backward and jvp.
+
+    Book: chapter 3 (``book/03_mechanics.md``), sections ``bn-transform`` (forward)
+    and ``bn-backward`` (backward).
+
+    ``BatchNormFunction.apply(x, weight, bias, running_mean, running_var, training,
+    eps)`` returns ``(out, mean, var)``: the normalized output and the batch mean and
+    *biased* variance used (training) or the running ones (evaluation). It takes
+    arguments already checked by :func:`batch_norm` and changes nothing in place; call
+    :func:`batch_norm` instead, which also updates the running statistics. The forward
+    saves ``x``, the per-channel ``mean`` and ``invstd = 1 / sqrt(var + eps)`` (no
+    full-size x_hat).
+
+    Training-mode backward, with ``x_hat = (x - mu) * invstd`` and ``n`` values per
+    channel::
+
+        dbeta  = sum(dout)
+        dgamma = sum(dout * x_hat)
+        dx     = gamma * invstd / n * (n * dout - dbeta - x_hat * dgamma)
+
+    Evaluation-mode backward (the statistics are constants)::
+
+        dx = dout * gamma * invstd,   dgamma = sum(dout * x_hat),   dbeta = sum(dout)
+
+    Forward mode (``jvp``), tangents ``tx``, ``tgamma``, ``tbeta``: in training
+    ``t_x_hat = invstd * (tx - mean(tx) - x_hat * mean(x_hat * tx))``, in evaluation
+    ``t_x_hat = invstd * tx``; then ``tout = gamma * t_x_hat + tgamma * x_hat + tbeta``.
+    """
+
+    generate_vmap_rule = True
+
+    @staticmethod
+    def forward(x, weight, bias, running_mean, running_var, training, eps):
+        acc = _acc_dtype(x.dtype)
+        dims, shape = _reduce_dims(x), _channel_shape(x)
+        if x.numel() == 0:  # as torch: nothing to normalize, running statistics untouched
+            empty = x.new_zeros(x.shape[1], dtype=acc)  # (C,)
+            return x.clone(), empty, empty.clone()
+        w, b = _as_acc(weight, acc), _as_acc(bias, acc)
+        if training:
+            mean = x.mean(dims, dtype=acc)  # (C,)
+            xmu = x - mean.view(shape)  # (N, C, *) in acc
+            # biased variance (divide by n): the batch is normalized by its own n values.
+            # The mean of squared deviations from mu, never E[x^2] - E[x]^2.
+            var = _channel_dot(xmu, xmu, dims, acc) / (x.numel() // x.shape[1])  # (C,)
+            invstd = torch.rsqrt(var + eps)  # (C,)
+            scale = invstd if w is None else invstd * w  # (C,)
+            shift = b if b is not None else torch.zeros_like(scale)  # (C,)
+            out = torch.addcmul(shift.view(shape), xmu, scale.view(shape))  # xmu*scale+shift
+        else:
+            # copies: the outputs must not alias the running buffers
+            mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
+            invstd = torch.rsqrt(var + eps)  # (C,)
+            scale = invstd if w is None else invstd * w  # (C,)
+            shift = -mean * scale if b is None else b - mean * scale  # (C,)
+            out = torch.addcmul(shift.view(shape), x, scale.view(shape))  # x*scale + shift
+        return out.to(x.dtype), mean, var
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, running_mean, running_var, training, eps = inputs
+        _, mean, var = output
+        ctx.mark_non_differentiable(mean, var)
+        invstd = torch.rsqrt(var + eps)  # (C,)
+        ctx.save_for_backward(x, weight, mean, invstd)
+        ctx.save_for_forward(x, weight, mean, invstd)
+        ctx.training = training
+        ctx.bias_dtype = None if bias is None else bias.dtype
+
+    @staticmethod
+    def backward(ctx, dout, _dmean, _dvar):
+        with torch.no_grad():  # the gradients are formulas, not a graph to record
+            grads = BatchNormFunction._backward(ctx, dout)
+        dx, dw, db = _guard_double_backward(dout, grads)
+        return dx, dw, db, None, None, None, None
+
+    @staticmethod
+    def _backward(ctx, dout):
+        x, weight, mean, invstd = ctx.saved_tensors
+        need_dx, need_dw, need_db = ctx.needs_input_grad[:3]
+        dx = dw = db = None
+        if x.numel() == 0:
+            zeros = x.new_zeros(x.shape[1], dtype=_acc_dtype(x.dtype))  # (C,)
+            dx = torch.zeros_like(x) if need_dx else None
+            dw = zeros.to(weight.dtype) if need_dw else None
+            db = zeros.to(ctx.bias_dtype) if need_db else None
+            return dx, dw, db
+        acc, dims, shape = invstd.dtype, _reduce_dims(x), _channel_shape(x)
+        k = invstd if weight is None else invstd * weight.to(acc)  # (C,) d out / d x_hat * invstd
+        if need_dx and not ctx.training:  # the statistics are constants: a per-channel affine map
+            dx = (dout * k.view(shape)).to(x.dtype)
+        if not (need_dw or need_db or (need_dx and ctx.training)):
+            return dx, dw, db
+        sum_dout = dout.sum(dims, dtype=acc)  # (C,) = dbeta
+        if need_db:
+            db = sum_dout.to(ctx.bias_dtype)
+        if not (need_dw or (need_dx and ctx.training)):
+            return dx, dw, db
+        dotp, xmu = _centred_dot(dout, x, mean, invstd, sum_dout)  # (C,) sum(dout * (x - mu))
+        if need_dw:
+            dw = (dotp * invstd).to(weight.dtype)  # sum(dout * x_hat)
+        if need_dx and ctx.training:
+            n = x.numel() // x.shape[1]  # values per channel
+            dx = _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp).to(x.dtype)
+        return dx, dw, db
+
+    @staticmethod
+    def jvp(ctx, tx, tweight, tbias, _trm, _trv, _training, _eps):
+        x, weight, mean, invstd = ctx.saved_tensors
+        acc, dims, shape = invstd.dtype, _reduce_dims(x), _channel_shape(x)
+        x_hat = (x - mean.view(shape)) * invstd.view(shape)  # (N, C, *) in acc
+        tout = torch.zeros_like(x_hat)
+        if tx is not None:
+            t_hat = tx.to(acc)
+            if ctx.training:
+                t_hat = (
+                    t_hat
+                    - t_hat.mean(dims, keepdim=True)
+                    - x_hat * (x_hat * t_hat).mean(dims, keepdim=True)
+                )
+            t_hat = t_hat * invstd.view(shape)
+            tout = tout + (t_hat if weight is None else t_hat * weight.to(acc).view(shape))
+        if tweight is not None:
+            tout = tout + x_hat * tweight.to(acc).view(shape)
+        if tbias is not None:
+            tout = tout + tbias.to(acc).view(shape)
+        return tout.to(x.dtype), None, None
+
+
+def _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp) -> Tensor:
+    """dx of training-mode BN from the (global) per-channel sums.
+
+    ``sum_dout = sum(dout)``, ``dotp = sum(dout * (x - mu))``, both (C,), ``k = gamma *
+    invstd``. ``dx = k * (dout - sum(dout) / n - x_hat * sum(dout * x_hat) / n)``,
+    computed as ``dout * k + (x - mu) * c1 + c0``; when ``x - mu`` was not formed
+    (``xmu is None``), ``x * c1 + (c0 - mu * c1)`` (see :func:`_centred_dot`).
+    Written without out= arguments, so batched gradients (vmap) work.
+    """
+    shape = _channel_shape(dout)
+    c1 = -k * invstd * invstd * dotp / n  # (C,) coefficient of (x - mu)
+    c0 = -k * sum_dout / n  # (C,) constant term
+    if xmu is None:
+        dx = torch.addcmul((c0 - mean * c1).view(shape), x, c1.view(shape))
+    else:
+        dx = torch.addcmul(c0.view(shape), xmu, c1.view(shape))
+    return dx.addcmul_(dout, k.view(shape))
+
+
+def _check_args(
+    x, running_mean, running_var, weight, bias, training, momentum, eps, *, count_local=True
+):
+    """The checks shared by :func:`batch_norm` and the modules. Returns (momentum, eps).
+
+    ``count_local=False`` skips the one-value-per-channel check, which synchronized BN
+    makes on the global count instead.
+    """
+    _check_input(x)
+    for name, t in (
+        ("weight", weight),
+        ("bias", bias),
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+    ):
+        _check_per_channel(t, name, x)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must both be tensors or both be None")
+    if running_mean is None and not training:
+        raise ValueError(
+            "running_mean and running_var are needed in evaluation mode (training=False "
+            "normalizes with them); pass training=True to normalize with batch statistics"
+        )
+    momentum, eps = _momentum_eps(
+        momentum,
+        eps,
+        none_hint="needs a count of batches, which the modules keep: use "
+        "BatchNorm2d(C, momentum=None), or pass momentum=1/num_batches_tracked",
+    )
+    if training:
+        _check_training_eps(eps)
+        if count_local:
+            _check_batch_size(x, x.numel() // x.shape[1] if x.shape[1] else 0)
+    return momentum, eps
+
+
+def batch_norm(
+    input: Tensor,
+    running_mean: Tensor | None,
+    running_var: Tensor | None,
+    weight: Tensor | None = None,
+    bias: Tensor | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+    *,
+    validate: bool = False,
+    convention: str = "torch",
+) -> Tensor:
+    """Batch Normalization with the semantics of ``torch.nn.functional.batch_norm``.
+
+    Book: chapter 3 (``book/03_mechanics.md``), sections ``bn-transform`` (forward),
+    ``bn-backward`` (backward) and ``bn-conv`` (why (N, C, H, W) input shares statistics
+    over N, H and W); training versus evaluation mode: chapter 5, section
+    ``train-vs-inference``.
+
+    Training mode normalizes with the batch mean and *biased* variance and, if running
+    statistics are given, updates them in place with :func:`update_running_stats`
+    (batch mean and *unbiased* variance). Evaluation mode normalizes with the running
+    statistics and updates nothing. Gradients come from the hand-written backward of
+    :class:`BatchNormFunction`.
+
+    Parameters
+    ----------
+    input : Tensor, shape (N, C), (N, C, L), (N, C, H, W) or (N, C, D, H, W)
+        Floating point, any device and memory format. float16/bfloat16 are computed
+        in float32 and returned in their own dtype.
+    running_mean, running_var : Tensor of shape (C,), or None
+        Running statistics (buffers), updated in place in training mode. Both or
+        neither may be None; None needs ``training=True``.
+    weight, bias : Tensor of shape (C,), optional
+        gamma and beta; None means gamma = 1 and beta = 0.
+    training : bool
+        Normalize with batch statistics (True) or running statistics (False).
+    momentum : float in [0, 1]
+        ``running = (1 - momentum) * running + momentum * batch``.
+    eps : float
+        Added to the variance inside the square root; > 0 in training mode (as torch
+        requires), >= 0 in evaluation mode.
+    validate : bool, keyword only
+        Also check that the running statistics hold no NaN/inf and no negative
+        variance (one device-to-host sync); see :func:`check_running_stats`.
+    convention : {"torch", "keras"}, keyword only
+        How the running statistics are updated (see :func:`update_running_stats`).
+        ``"keras"`` (momentum weights the old value, biased variance stored) is an
+        explicit option for comparisons with Keras; the default is torch's.
+
+    Returns
+    -------
+    out : Tensor, same shape, dtype and device as input
+
+    Raises
+    ------
+    TypeError
+        Non-floating input or parameters, a momentum or eps that is not a number.
+    ValueError
+        Fewer than 2 dimensions; weight, bias or running statistics whose length is
+        not C; a single value per channel in training mode; running statistics
+        missing in evaluation mode; momentum outside [0, 1]; eps < 0 (or 0 in
+        training); and, with ``validate=True``, corrupted running statistics.
+
+    Examples
+    --------
+    >>> x = torch.randn(8, 3, 4, 4)
+    >>> running_mean, running_var = torch.zeros(3), torch.ones(3)
+    >>> out = batch_norm(x, running_mean, running_var, training=True)
+    >>> out.shape
+    torch.Size([8, 3, 4, 4])
+    """
+    momentum, eps = _check_args(
+        input, running_mean, running_var, weight, bias, training, momentum, eps
+    )
+    _check_convention(convention)
+    if validate:
+        check_running_stats(running_mean, running_var)
+    training = bool(training)
+    out, mean, var = BatchNormFunction.apply(
+        input, weight, bias, running_mean, running_var, training, eps
+    )
+    if training and running_mean is not None and input.numel() > 0:
+        n = input.numel() // input.shape[1]
+        update_running_stats(
+            running_mean, running_var, mean, var, n, momentum, convention=convention
+        )
+    return out
