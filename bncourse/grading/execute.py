@@ -13,9 +13,15 @@
   is still graded.
 * Output is capped in bytes per cell while it arrives, not only in lines afterwards.
 
-What is NOT isolated (documented in the README): the kernel runs as the same user on the
-same filesystem (absolute paths still reach anything that user can read), with the same
-network access, and without a process-count limit.
+* With ``Limits.sandbox`` (bubblewrap available, see ``sandbox.py``) the worker's zygote runs
+  inside bwrap and every kernel's folder lives in the sandbox's private ``/tmp``
+  (:class:`JailBox`): the kernel sees no course tree, no ``$HOME``, no network and no other
+  process, runs under a process limit, and what it writes is capped in bytes. The grader
+  reaches the kernel's sockets and files through ``/proc/<zygote>/root``.
+
+Without the sandbox (no bwrap, ``--sandbox off``) the kernel runs as the grader's user on the
+same filesystem (absolute paths reach anything that user can read), with the same network,
+and without a process-count limit (the README says so).
 """
 
 from __future__ import annotations
@@ -45,30 +51,50 @@ _TIMEOUT_ERRORS = (TIMEOUT_ENAME, "KeyboardInterrupt")
 
 
 class Sandbox:
-    """A temporary directory tree for one kernel: ``work/`` (cwd), ``home/``, ``run/``."""
+    """A temporary directory tree for one kernel: ``work/`` (cwd), ``home/``, ``run/``.
+
+    ``root``, ``work``, ``run``, ``kernel_log`` are paths as the grader sees them; ``inner``
+    maps one to the path the kernel sees (the same here; not so in a :class:`JailBox`)."""
+
+    uid: int | None = None
 
     def __init__(self, base: str | None = None):
         self.root = Path(tempfile.mkdtemp(prefix="bngrade-", dir=base))
+        self._layout()
+
+    def _layout(self) -> None:
         self.work = self.root / "work"
         self.home = self.root / "home"
         self.run = self.root / "run"
         for d in (self.work, self.home, self.run):
-            d.mkdir()
+            d.mkdir(mode=0o700, exist_ok=True)
+            self.give(d)
         self.kernel_log = self.run / "kernel.log"
+
+    def inner(self, path: Path) -> Path:
+        return path
+
+    def give(self, path: Path) -> None:
+        """Make ``path`` (and what is under it) the kernel's (when it runs as its own uid)."""
+        if self.uid is None:
+            return
+        for p in [path, *(path.rglob("*") if path.is_dir() else [])]:
+            os.chown(p, self.uid, self.uid, follow_symlinks=False)
 
     def env(self) -> dict[str, str]:
         """The kernel's whole environment (nothing else leaks in from the grader's)."""
-        home = str(self.home)
+        home_p, run = self.inner(self.home), str(self.inner(self.run))
+        home = str(home_p)
         env = {
             "PATH": os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"]),
             "HOME": home,
             "USER": "learner",
-            "TMPDIR": str(self.run),
-            "IPYTHONDIR": str(self.home / ".ipython"),
-            "JUPYTER_CONFIG_DIR": str(self.home / ".jupyter"),
-            "JUPYTER_DATA_DIR": str(self.home / ".local" / "share" / "jupyter"),
-            "JUPYTER_RUNTIME_DIR": str(self.run),
-            "MPLCONFIGDIR": str(self.home / ".matplotlib"),
+            "TMPDIR": run,
+            "IPYTHONDIR": str(home_p / ".ipython"),
+            "JUPYTER_CONFIG_DIR": str(home_p / ".jupyter"),
+            "JUPYTER_DATA_DIR": str(home_p / ".local" / "share" / "jupyter"),
+            "JUPYTER_RUNTIME_DIR": run,
+            "MPLCONFIGDIR": str(home_p / ".matplotlib"),
             "MPLBACKEND": "Agg",
             "LANG": "C.UTF-8",
             "LC_ALL": "C.UTF-8",
@@ -88,12 +114,29 @@ class Sandbox:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
+class JailBox(Sandbox):
+    """A kernel's folder inside a sandboxed zygote's private ``/tmp`` (``/tmp/k<n>`` for the
+    kernel, ``/proc/<zygote>/root/tmp/k<n>`` for the grader)."""
+
+    def __init__(self, zygote, n: int, uid: int | None):
+        self.zygote, self.uid = zygote, uid
+        self.inner_root = Path("/tmp") / f"k{n}"
+        self.root = zygote.root_dir / "tmp" / f"k{n}"
+        self.root.mkdir(mode=0o700)
+        self.give(self.root)
+        self._layout()
+
+    def inner(self, path: Path) -> Path:
+        return self.inner_root / Path(path).relative_to(self.root)
+
+
 def _limits_preexec(limits: Limits):
     def apply() -> None:  # runs in the kernel process between fork and exec
         os.nice(2)
         resource.setrlimit(resource.RLIMIT_AS, (limits.memory, limits.memory))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
         resource.setrlimit(resource.RLIMIT_FSIZE, (limits.file_size, limits.file_size))
+        resource.setrlimit(resource.RLIMIT_CPU, (limits.cpu_seconds, limits.cpu_seconds + 5))
         try:  # die with the grader (Linux)
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
         except OSError:
@@ -126,20 +169,33 @@ class KernelSource:
     """Kernels for one worker process, each used for exactly one notebook of one student.
 
     Kernels are forked from a warm zygote (``zygote.py``) when possible, else started the
-    usual way. With ``prestart`` the next kernel is launched (in its own fresh sandbox) as
-    soon as one is handed out, so its boot overlaps the grading of the current notebook.
-    Kernels are never shared: every notebook gets its own, fresh process.
+    usual way. With ``limits.sandbox`` the zygote runs inside bubblewrap and there is no
+    fallback: a sandboxed zygote that cannot start is an error, never a silent unsandboxed
+    kernel. With ``prestart`` the next kernel is launched (in its own fresh folder) as soon as
+    one is handed out, so its boot overlaps the grading of the current notebook. Kernels are
+    never shared: every notebook gets its own, fresh process.
     """
 
     def __init__(
         self, limits: Limits, prestart: bool, base: str | None = None, zygote: bool = True
     ):
         self.limits, self.prestart, self.base = limits, prestart, base
-        self.use_zygote = zygote
+        self.use_zygote = zygote or limits.sandbox
         self._zygote = None
         self._zygote_box: Sandbox | None = None
         self.preload: list[str] = []
         self._next: tuple = None
+        self._count = 0
+
+    def _jail(self) -> dict | None:
+        if not self.limits.sandbox:
+            return None
+        from . import sandbox
+
+        bwrap = sandbox.find_bwrap()
+        if bwrap is None:
+            raise RuntimeError(f"the grading sandbox cannot start: {sandbox.unavailable()}")
+        return {"bwrap": bwrap, "disk": self.limits.disk, "root": sandbox.privileged()}
 
     def _get_zygote(self):
         if not self.use_zygote:
@@ -148,45 +204,63 @@ class KernelSource:
             return self._zygote
         from .zygote import Zygote
 
+        jail = self._jail()
         try:
             self._zygote_box = self._zygote_box or Sandbox(self.base)
-            self._zygote = Zygote(
-                self._zygote_box.env(), self.preload, self._zygote_box.run / "zygote.log"
-            )
-        except Exception:  # noqa: BLE001 - fall back to ordinary kernels
+            env = self._zygote_box.env()
+            if jail:  # inside the sandbox only its /tmp is writable
+                env.update(HOME="/tmp", TMPDIR="/tmp", IPYTHONDIR="/tmp/.ipython")
+                env.update(MPLCONFIGDIR="/tmp/.matplotlib", JUPYTER_RUNTIME_DIR="/tmp")
+            self._zygote = Zygote(env, self.preload, self._zygote_box.run / "zygote.log", jail)
+        except Exception:  # noqa: BLE001 - fall back to ordinary kernels, never when sandboxed
+            if jail:
+                raise
             self.use_zygote = False
             self._zygote = None
         return self._zygote
 
-    async def launch(self, sandbox: Sandbox):
-        """A kernel process in ``sandbox`` (returns at once; the kernel boots meanwhile)."""
+    def new_box(self) -> Sandbox:
+        """A fresh folder for the next kernel."""
+        zygote = self._get_zygote()
+        if zygote is None or not zygote.jailed:
+            return Sandbox(self.base)
+        from . import sandbox
+
+        self._count += 1
+        uid = sandbox.kernel_uid(os.getpid(), self._count) if zygote.privileged else None
+        return JailBox(zygote, self._count, uid)
+
+    async def launch(self, box: Sandbox):
+        """A kernel process in ``box`` (returns at once; the kernel boots meanwhile)."""
         zygote = self._get_zygote()
         if zygote is not None:
             from .zygote import ForkedKernel
 
             try:
-                return ForkedKernel(zygote, sandbox, self.limits)
+                return ForkedKernel(zygote, box, self.limits)
             except Exception:  # noqa: BLE001
+                if zygote.jailed:
+                    raise
                 self.use_zygote = False
-        return await launch_kernel(sandbox, self.limits)
+        return await launch_kernel(box, self.limits)
 
     async def take(self) -> tuple:
         if self._next is not None:
             pair, self._next = self._next, None
         else:
-            sandbox = Sandbox(self.base)
-            pair = (await self.launch(sandbox), sandbox)
+            box = self.new_box()
+            pair = (await self.launch(box), box)
         if self.prestart:
-            sandbox = Sandbox(self.base)
-            self._next = (await self.launch(sandbox), sandbox)
+            box = self.new_box()
+            self._next = (await self.launch(box), box)
         return pair
 
     async def close(self) -> None:
         if self._next is not None:
-            km, sandbox = self._next
+            km, box = self._next
             self._next = None
             await shutdown(km)
-            sandbox.cleanup()
+            box.cleanup()
         if self._zygote is not None:
             self._zygote.close()
             self._zygote = None

@@ -189,6 +189,8 @@ def grade_notebook(item, spec: Spec, student: str) -> dict:
             dest = sandbox.work / rel
             dest.parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(src, dest)
+        if spec.files:
+            sandbox.give(sandbox.work)
         report = run(run_notebook(nb, (km, sandbox), limits, spec.watch, kernels.launch))
     finally:
         sandbox.cleanup()

@@ -60,10 +60,22 @@ if __name__ == "__main__":  # the zygote itself: heavy imports once, then serve 
             resource.setrlimit(resource.RLIMIT_AS, (mem, mem))
             resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
             resource.setrlimit(resource.RLIMIT_FSIZE, (fsize, fsize))
+            if req.get("cpu"):
+                cpu = int(req["cpu"])
+                resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 5))
+            if req.get("uid") is not None:  # sandbox as root: the kernel's own, unused uid
+                os.setgroups([])
+                os.setgid(int(req["gid"]))
+                os.setuid(int(req["uid"]))  # drops every capability
+            if req.get("nproc"):  # counted per uid (root mode) or per user namespace
+                resource.setrlimit(resource.RLIMIT_NPROC, (int(req["nproc"]),) * 2)
             try:
                 import ctypes
 
-                ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)  # die with the zygote
+                libc = ctypes.CDLL("libc.so.6")
+                libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the zygote
+                if req.get("uid") is not None or req.get("private"):
+                    libc.prctl(4, 0)  # PR_SET_DUMPABLE 0: no other process reads its memory
             except OSError:
                 pass
             log = os.open(req["log"], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
@@ -92,6 +104,26 @@ if __name__ == "__main__":  # the zygote itself: heavy imports once, then serve 
         finally:
             os._exit(code)
 
+    def _sweep() -> int:
+        """Kill every process in this PID namespace but this one and the live kernels (and
+        their sessions): what a finished kernel left running cannot wait for the next."""
+        live = set(_status_files)
+        killed = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            pid = int(entry)
+            if pid == os.getpid() or pid in live:
+                continue
+            try:
+                if os.getsid(pid) in live:
+                    continue
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+            except OSError:
+                pass
+        return killed
+
     signal.signal(signal.SIGCHLD, _reap)
     out = sys.stdout
     print(json.dumps({"ready": os.getpid()}), file=out, flush=True)
@@ -99,6 +131,9 @@ if __name__ == "__main__":  # the zygote itself: heavy imports once, then serve 
         try:
             req = json.loads(line)
         except ValueError:
+            continue
+        if req.get("sweep"):  # sandboxed zygotes only (own PID namespace)
+            print(json.dumps({"swept": _sweep()}), file=out, flush=True)
             continue
         signal.pthread_sigmask(signal.SIG_BLOCK, [signal.SIGCHLD])
         try:
@@ -132,12 +167,29 @@ def _die_with_parent() -> None:
 
 
 class Zygote:
-    """The worker's handle on its zygote process."""
+    """The worker's handle on its zygote process.
 
-    def __init__(self, env: dict[str, str], preload: list[str], log: Path):
+    ``jail`` (``{"bwrap", "disk", "root"}``, see ``sandbox.py``) runs the zygote inside
+    bubblewrap as PID 1 of its own namespaces; ``root_dir`` is then the sandbox's root as the
+    grader reaches it (``/proc/<zygote>/root``) and ``host_pid`` the zygote's pid out here."""
+
+    def __init__(self, env: dict[str, str], preload: list[str], log: Path, jail=None):
+        cmd = [sys.executable, "-s", str(Path(__file__).resolve()), *preload]
+        self.jailed, self.privileged = bool(jail), bool(jail and jail.get("root"))
+        fds: tuple = ()
+        if jail:
+            from . import sandbox
+
+            info_r, info_w = os.pipe()
+            fds = (info_w,)
+            args = sandbox.bwrap_args(
+                jail["bwrap"], disk=jail["disk"], root=jail["root"], preload=preload,
+                info_fd=info_w,
+            )  # fmt: skip
+            cmd = args + ["--"] + cmd
         with open(log, "ab") as err:
             self.proc = subprocess.Popen(
-                [sys.executable, "-s", str(Path(__file__).resolve()), *preload],
+                cmd,
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=err,
@@ -146,22 +198,57 @@ class Zygote:
                 preexec_fn=_die_with_parent,
                 text=True,
                 bufsize=1,
+                pass_fds=fds,
             )
+        self.host_pid = self.proc.pid
+        self.root_dir: Path | None = None
+        if jail:
+            os.close(info_w)
+            try:
+                info = sandbox.read_info(info_r)
+            except (OSError, ValueError):
+                info = {}
+            if "child-pid" in info:
+                self.host_pid = int(info["child-pid"])
+                self.root_dir = Path(f"/proc/{self.host_pid}/root")
         hello = self.proc.stdout.readline()
-        if not hello.startswith('{"ready"'):
+        if not hello.startswith('{"ready"') or (jail and self.root_dir is None):
             self.close()
-            raise RuntimeError(f"the kernel zygote did not start (see {log})")
+            tail = log.read_bytes()[-600:].decode("utf-8", "replace").strip()
+            raise RuntimeError(f"the kernel zygote did not start: {tail or 'see ' + str(log)}")
 
     def alive(self) -> bool:
         return self.proc.poll() is None
 
-    def fork(self, request: dict) -> int:
+    def _ask(self, request: dict) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")
         self.proc.stdin.flush()
-        reply = json.loads(self.proc.stdout.readline() or '{"error": "zygote closed"}')
+        return json.loads(self.proc.stdout.readline() or '{"error": "zygote closed"}')
+
+    def fork(self, request: dict) -> int:
+        """Fork a kernel; its pid as the grader sees it."""
+        reply = self._ask(request)
         if "pid" not in reply:
             raise RuntimeError(f"the kernel zygote could not fork: {reply.get('error')}")
-        return int(reply["pid"])
+        pid = int(reply["pid"])
+        if not self.jailed:
+            return pid
+        from .sandbox import host_pid
+
+        for _ in range(200):
+            found = host_pid(self.host_pid, pid)
+            if found is not None:
+                return found
+            time.sleep(0.005)
+        raise RuntimeError(f"the sandboxed kernel (pid {pid} inside) could not be found")
+
+    def sweep(self) -> None:
+        """Kill what finished kernels left running (sandboxed zygotes only)."""
+        if self.jailed and self.alive():
+            try:
+                self._ask({"sweep": True})
+            except (OSError, ValueError):
+                pass
 
     def close(self) -> None:
         try:
@@ -184,23 +271,31 @@ class ForkedKernel:
     def __init__(self, zygote: Zygote, sandbox, limits):
         from jupyter_client.connect import write_connection_file
 
-        self.sandbox = sandbox
+        self.sandbox, self.zygote = sandbox, zygote
+        inner = sandbox.inner
         self.connection_file, _ = write_connection_file(
-            str(sandbox.run / "kernel.json"), transport="ipc", ip=str(sandbox.run / "kernel")
+            str(sandbox.run / "kernel.json"),
+            transport="ipc",
+            ip=str(inner(sandbox.run / "kernel")),
         )
+        sandbox.give(Path(self.connection_file))
         self.status_file = sandbox.run / "kernel.status"
-        env = sandbox.env()
-        self.pid = zygote.fork(
-            {
-                "connection_file": self.connection_file,
-                "cwd": str(sandbox.work),
-                "env": env,
-                "log": str(sandbox.kernel_log),
-                "status": str(self.status_file),
-                "memory": limits.memory,
-                "file_size": limits.file_size,
-            }
-        )
+        request = {
+            "connection_file": str(inner(Path(self.connection_file))),
+            "cwd": str(inner(sandbox.work)),
+            "env": sandbox.env(),
+            "log": str(inner(sandbox.kernel_log)),
+            "status": str(inner(self.status_file)),
+            "memory": limits.memory,
+            "file_size": limits.file_size,
+            "cpu": limits.cpu_seconds,
+        }
+        if zygote.jailed:
+            request["nproc"] = limits.processes
+            request["private"] = True
+        if sandbox.uid is not None:
+            request["uid"] = request["gid"] = sandbox.uid
+        self.pid = zygote.fork(request)
         self.has_kernel = True
 
     def client(self):
@@ -216,6 +311,7 @@ class ForkedKernel:
 
         kc = Client(parent=None)
         kc.load_connection_file(self.connection_file)
+        kc.ip = str(self.sandbox.run / "kernel")  # the sockets, as the grader reaches them
         return kc
 
     def returncode(self) -> int | None:
@@ -265,6 +361,7 @@ class ForkedKernel:
             if self._reaped():
                 break
         self.has_kernel = False
+        self.zygote.sweep()
 
     async def cleanup_resources(self, restart: bool = False) -> None:
         for p in self.sandbox.run.glob("kernel*"):
