@@ -162,6 +162,6 @@ def test_plot_depth_is_legible_house_style():
     from bncourse import plotting
 
     acts = ch3.tanh_net(np.random.default_rng(0).standard_normal((64, 20)), 1.0, True, depth=4)
-    fig = ch3.plot_depth(acts, "test", legend=True)
+    fig = ch3.plot_depth(acts, "test", legend="lower center")
     assert len(fig.axes[0].patches) == 4
     plotting.check_legible(fig)

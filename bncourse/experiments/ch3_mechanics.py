@@ -331,8 +331,12 @@ def run_folding(seeds: Sequence[int] = SEEDS) -> dict[str, np.ndarray]:
     return {k: np.array(v) for k, v in out.items()}
 
 
-def plot_depth(acts: list[np.ndarray], title: str, ax=None, legend: bool = False):
-    """Histograms (log density) of each layer's tanh outputs, coloured by depth."""
+def plot_depth(acts: list[np.ndarray], title: str, ax=None, legend: str | None = None):
+    """Histograms (log density) of each layer's tanh outputs, coloured by depth.
+
+    ``legend``: where to put the legend of layers 1, 5 and the last (a matplotlib ``loc``
+    such as ``"lower center"``), or None for none.
+    """
     from bncourse import plotting
 
     fig, ax = plotting.figure(ax)
@@ -344,5 +348,5 @@ def plot_depth(acts: list[np.ndarray], title: str, ax=None, legend: bool = False
     ax.set(title=title, xlabel="tanh output", yscale="log", ylim=(1e-2, 1e2))
     ax.minorticks_off()
     if legend:
-        ax.legend(loc="upper center")
+        ax.legend(loc=legend)
     return fig

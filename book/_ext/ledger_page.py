@@ -1,0 +1,48 @@
+"""The claims ledger page, generated at build time from ``book/claims/chN.yml``.
+
+``book/ledger.md`` holds the page's introduction and the line ``{LEDGER_MARKER}``; this
+extension replaces that line with :func:`bncourse.ledger.render` of all chapters' ledgers
+before MyST parses the page, and records the YAML files as dependencies of the page, so an
+edited ledger rebuilds it. A ledger file that breaks the format is a build error.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.errors import ExtensionError
+
+LEDGER_DOC = "book/ledger"
+LEDGER_MARKER = "<!-- the ledger is generated here from book/claims/*.yml -->"
+
+
+def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
+    if docname != LEDGER_DOC:
+        return
+    root = Path(app.srcdir)
+    if str(root) not in sys.path:
+        sys.path.insert(0, str(root))
+    from bncourse import ledger
+
+    try:
+        chapters = ledger.load(root)
+    except ledger.LedgerError as err:
+        raise ExtensionError(f"claims ledger: {err}") from None
+    for chapter in chapters:
+        app.env.note_dependency(str(chapter.path))
+    if LEDGER_MARKER not in source[0]:
+        raise ExtensionError(f"{LEDGER_DOC}.md lacks the line {LEDGER_MARKER!r}")
+    source[0] = source[0].replace(LEDGER_MARKER, ledger.render(chapters))
+
+
+def _outdated(app, env, added, changed, removed):
+    # A new chapter file is not yet a dependency: rebuild the (small) page every time.
+    return [LEDGER_DOC] if LEDGER_DOC in env.found_docs else []
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("source-read", _source_read)
+    app.connect("env-get-outdated", _outdated)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}
