@@ -176,17 +176,19 @@ def check_legible(fig: Any) -> None:
     """
     fig.draw_without_rendering()  # tick labels exist only once drawn
     scale = _shown_scale(fig) * DPI / 96
-    small = []
+    small: dict[str, float] = {}
     for text in fig.findobj(lambda a: hasattr(a, "get_fontsize") and hasattr(a, "get_text")):
         if not text.get_visible() or not str(text.get_text()).strip():
             continue
         shown = text.get_fontsize() * scale
         if shown < MIN_FONT_PT - 1e-9:
-            small.append(f"{text.get_text()!r} ({shown:.1f} pt)")
+            key = repr(text.get_text())
+            small[key] = min(shown, small.get(key, shown))
     if small:
+        listed = ", ".join(f"{t} ({pt:.1f} pt)" for t, pt in sorted(small.items())[:8])
         raise ValueError(
             f"text below {MIN_FONT_PT:g} pt as the page shows it "
-            f"(figure {fig.get_figwidth():.2g} in wide): " + ", ".join(small[:8])
+            f"(figure {fig.get_figwidth():.2g} in wide): {listed}"
         )
 
 
