@@ -19,7 +19,7 @@ JOBS ?= $(shell nproc)
 ASSIGNMENT ?=
 STUDENTS ?=
 
-.PHONY: help venv book test bench lint format exercises grade lab clean
+.PHONY: help venv book test bench lint format exercises grade lab clean experiments
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -41,6 +41,11 @@ test: $(STAMP)  ## run the whole test suite
 
 bench: $(STAMP)  ## print benchmark medians and ratios (not a test)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b; done
+
+experiments: $(STAMP)  ## re-run the slow experiments, rewriting bncourse/experiments/results/*.json
+	@for f in bncourse/experiments/ch*_*.py; do \
+	  if grep -q '__main__' "$$f"; then m=$$(basename "$$f" .py); echo "== $$m"; \
+	    $(BIN)/python -m bncourse.experiments.$$m; fi; done
 
 lint: $(STAMP)  ## ruff lint and format check over code and notebooks
 	$(BIN)/ruff check .
