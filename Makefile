@@ -18,8 +18,10 @@ export MPLBACKEND := Agg
 JOBS ?= $(shell nproc)
 ASSIGNMENT ?=
 STUDENTS ?=
+# auto: bubblewrap sandbox per kernel where it can run; required: refuse where not; off
+SANDBOX ?= auto
 
-.PHONY: help venv book test bench lint format exercises grade lab clean experiments
+.PHONY: help venv book test bench lint format exercises grade lab clean experiments student-pack
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -58,8 +60,11 @@ exercises: $(STAMP)  ## regenerate exercises/ from solutions/ (nbgrader generate
 	$(BIN)/python -m bncourse.release
 
 grade: $(STAMP)  ## autograde submitted/ into autograded/, feedback/ and grades.csv
-	$(BIN)/python -m bncourse.grade --jobs $(JOBS) \
+	$(BIN)/python -m bncourse.grade --jobs $(JOBS) --sandbox $(SANDBOX) \
 	  $(if $(ASSIGNMENT),--assignment "$(ASSIGNMENT)") $(if $(STUDENTS),--students "$(STUDENTS)")
+
+student-pack: $(STAMP)  ## the learners' copy (no solutions/, no hidden cases) in _build/student-pack
+	$(BIN)/python -m bncourse.pack
 
 lab: $(STAMP)  ## open JupyterLab on exercises/ (nbgrader's Validate button enabled)
 	$(BIN)/python -m bncourse.lab

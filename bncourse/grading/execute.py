@@ -359,6 +359,8 @@ def _death_cause(km, sandbox: Sandbox, limits: Limits) -> str:
             return "it was killed, most likely for using too much memory"
         if sig == signal.SIGXFSZ:
             return f"it wrote a file larger than {limits.file_size // 2**20} MiB"
+        if sig == signal.SIGXCPU:
+            return f"it used more than the {limits.cpu_seconds} s of CPU time a notebook may use"
         return f"it was stopped by signal {signal.Signals(sig).name}"
     if "MemoryError" in tail or "Cannot allocate memory" in tail or "std::bad_alloc" in tail:
         return f"it ran out of memory (the limit is {limits.memory / GiB:g} GiB)"
@@ -488,6 +490,8 @@ async def run_notebook(
                         "(an endless loop?) and was stopped; the rest of the notebook still ran."
                     )
                 _coalesce(cell)
+                for note in _limit_notes(cell, index, limits):
+                    report.cell_notes.setdefault(index, []).append(note)
                 if any(o.get("ename") == "MemoryError" for o in cell.outputs):
                     report.cell_notes.setdefault(index, []).append(
                         f"{_cell_label(cell, index)} ran out of memory (each notebook may use "
@@ -565,6 +569,54 @@ async def _guard_check(client: _Client, base: dict, base_detail: dict) -> str | 
         f"Before this test ran, code in the notebook had changed {shown}, which the tests rely "
         "on. The test cannot be trusted, so it scores 0."
     )
+
+
+_LIMIT_SIGNS = (  # (text in an error or stderr, sandbox only, note)
+    (
+        ("Resource temporarily unavailable", "can't start new thread"),
+        True,
+        "{label} hit the limit of {processes} processes and threads per notebook; the extra "
+        "ones were not started.",
+    ),
+    (
+        ("No space left on device",),
+        True,
+        "{label} wrote more than the {disk} MiB a notebook may write; the write failed.",
+    ),
+    (
+        ("File too large",),
+        False,
+        "{label} wrote a file larger than the {file_size} MiB limit; the write failed.",
+    ),
+    (
+        ("Network is unreachable", "Temporary failure in name resolution", "Connection refused"),
+        True,
+        "{label} tried to use the network; grading runs without network.",
+    ),
+)
+
+
+def _limit_notes(cell: NotebookNode, index: int, limits: Limits) -> list[str]:
+    """Learner notes for limits a cell ran into (read from its errors and stderr)."""
+    text = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            text.append(f"{out.get('ename', '')}: {out.get('evalue', '')}")
+        elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+            text.append(out.get("text", "")[-20_000:])
+    joined = "\n".join(text)
+    notes = []
+    for signs, sandbox_only, note in _LIMIT_SIGNS:
+        if (limits.sandbox or not sandbox_only) and any(sign in joined for sign in signs):
+            notes.append(
+                note.format(
+                    label=_cell_label(cell, index),
+                    processes=limits.processes,
+                    disk=limits.disk // 2**20,
+                    file_size=limits.file_size // 2**20,
+                )
+            )
+    return notes
 
 
 def _coalesce(cell: NotebookNode) -> None:
