@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import re
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -550,3 +551,332 @@ def test_a_failing_check_writes_to_stderr_only_under_validate(mode, monkeypatch,
 def test_every_mistake_has_a_one_line_message():
     for key, message in MISTAKES.items():
         assert message and "\n" not in message, key
+
+
+# ---------------------------------------------------------------------------------------
+# issue 10: no false accusations (static scan of answer cells, per-assignment FORBIDDEN)
+# ---------------------------------------------------------------------------------------
+PROTECTED = {"np": "numpy", "checks": "bncourse.checks.bn03_mechanics"}
+USED = {"np", "checks", "batchnorm_forward"}  # names the tests read, not defined elsewhere
+OWN = "def batchnorm_forward(x, gamma, beta, eps=1e-5):\n    return x, None\n"
+
+
+def _reference_findings(source: str) -> list:
+    from bncourse.grading.integrity import scan_source
+
+    found = scan_source(source, PROTECTED, checks.FORBIDDEN, {}, USED)
+    return [f for f in found if f.kind == "reference"]
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        '"""Unlike bnref.numpy.batchnorm_forward, mine is written by hand."""\n' + OWN,
+        "# checked against bnref.numpy.batchnorm_forward: same numbers\n" + OWN,
+        OWN.replace("return x, None", "print('not bnref')\n    return x, None"),
+        "from bncourse.checks import cmp\n" + OWN,
+        "from bncourse.checks.bn03_mechanics import cmp\n"
+        + OWN.replace("return x, None", "cmp('x', x, x)\n    return x, None"),
+        "import bnref\nimport bnref.numpy as bn\n" + OWN,  # imported, never called
+        "from bnref.numpy import *\n" + OWN,  # the learner's own def wins
+        "import bnref.numpy as bn\n" + OWN + "ref, _ = bn.batchnorm_forward(np.ones((4, 2)), 1, 0)",
+        "from bnref.data import load_mnist\n"
+        + OWN.replace("return x, None", "load_mnist\n    return x, None"),
+        '"""batchnorm_forward matches bnref\'s reference on a (40, 5) batch."""\n'
+        "checks.check_forward(batchnorm_forward, points=2)",  # a copied test cell
+    ],
+    ids=[
+        "docstring",
+        "comment",
+        "string",
+        "cmp import",
+        "cmp used in the answer",
+        "import only",
+        "star import then own def",
+        "top-level comparison in a scratch line",
+        "bnref.data is allowed here",
+        "copied test cell",
+    ],
+)
+def test_mentioning_or_importing_the_reference_is_not_using_it(source):
+    assert _reference_findings(source) == []
+
+
+@pytest.mark.parametrize(
+    "source",
+    [
+        "import bnref.numpy as bn\n\ndef batchnorm_forward(x, gamma, beta, eps=1e-5):\n"
+        "    return bn.batchnorm_forward(x, gamma, beta, eps)\n",
+        "from bnref.numpy import batchnorm_forward as f\n\ndef batchnorm_forward(x, g, b, eps):\n"
+        "    return f(x, g, b, eps)\n",
+        "import torch\nimport torch.nn.functional as F\n\ndef batchnorm_forward(x, g, b, eps):\n"
+        "    return F.batch_norm(torch.from_numpy(x), None, None, training=True), None\n",
+        "from bnref.numpy import batchnorm_forward\n",  # the tests then call the reference
+        "from bnref.numpy import *\n",
+        "import bnref.numpy\nbatchnorm_forward = bnref.numpy.batchnorm_forward\n",
+        "import bnref.numpy as bn\nbatchnorm_forward = lambda x, g, b, eps: bn.batch_norm(x)\n",
+    ],
+    ids=[
+        "call",
+        "alias call",
+        "torch F.batch_norm",
+        "import as the graded name",
+        "star",
+        "assignment",
+        "lambda",
+    ],  # fmt: skip
+)
+def test_calling_the_reference_is_found(source):
+    assert _reference_findings(source), source
+
+
+def _release_nb():
+    import nbformat
+
+    root = Path(__file__).resolve().parent.parent
+    nb = nbformat.read(
+        root / "exercises" / "bn03_mechanics" / "batchnorm_mechanics.ipynb", as_version=4
+    )
+    sol = nbformat.read(
+        root / "solutions" / "bn03_mechanics" / "batchnorm_mechanics.ipynb", as_version=4
+    )
+    answers = {
+        c.metadata.nbgrader["grade_id"]: "\n".join(
+            ln for ln in c.source.splitlines() if "SOLUTION" not in ln
+        )
+        for c in sol.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
+    for c in nb.cells:
+        gid = c.metadata.get("nbgrader", {}).get("grade_id")
+        if gid in answers:
+            c.source = answers[gid]
+    return nb
+
+
+def _gid_index(nb, gid):
+    return next(
+        i for i, c in enumerate(nb.cells) if c.metadata.get("nbgrader", {}).get("grade_id") == gid
+    )
+
+
+def test_a_duplicated_test_cell_and_a_late_cmp_import_cost_nothing():
+    import copy
+
+    from bncourse.grading.integrity import refusals
+
+    nb = _release_nb()
+    i = _gid_index(nb, "bn_forward_matches_reference")
+    dup = copy.deepcopy(nb.cells[i])
+    dup.metadata["nbgrader"] = {}  # Jupyter's copy, as a learner's cell
+    nb.cells.insert(i + 1, dup)
+    j = _gid_index(nb, "batchnorm_forward")
+    nb.cells[j].source = "from bncourse.checks import cmp  # see bnref\n" + nb.cells[j].source
+    k = _gid_index(nb, "spatial_batchnorm_backward")
+    nb.cells[k].source += "\n\nfrom bncourse.checks.bn03_mechanics import cmp\n"
+    assert refusals(nb) == {}
+
+
+def test_a_refusal_quotes_the_line_and_zeroes_only_that_part():
+    from bncourse.grading.integrity import refusals
+
+    nb = _release_nb()
+    j = _gid_index(nb, "batchnorm_backward")
+    nb.cells[j].source = (
+        "import bnref.numpy as bn\n\n\ndef batchnorm_backward(dout, cache):\n"
+        "    return bn.batchnorm_backward(dout, cache)\n"
+    )
+    out = refusals(nb)
+    zeroed = {nb.cells[t].metadata.nbgrader["grade_id"] for t in out}
+    assert zeroed == {"bn_backward_matches_reference", "bn_backward_edge_cases"}
+    why = " ".join(out[min(out)])
+    assert "`return bn.batchnorm_backward(dout, cache)`" in why and "line 5" in why
+
+
+# ---------------------------------------------------------------------------------------
+# issue 10: points only for right values on hidden cases; input mutation costs points
+# ---------------------------------------------------------------------------------------
+def _visible_out():
+    case = checks._visible_2d(None)
+    return checks._reference_forward(case)[0]
+
+
+def test_right_shape_alone_earns_nothing():
+    zeros = checks.check_forward(lambda x, g, b, eps=1e-5: (np.zeros_like(x), None))
+    ones = checks.check_forward(lambda x, g, b, eps=1e-5: (np.ones_like(x), None))
+    assert float(zeros) == 0 and float(ones) == 0
+
+    def dx_is_dout(dout, cache):
+        _, dgamma, dbeta = backward(dout, cache)
+        return dout, dgamma, dbeta  # right shapes, right dgamma and dbeta, wrong dx
+
+    assert float(checks.check_backward(forward, dx_is_dout, points=2)) == 0
+
+
+def test_pasted_visible_values_pass_validate_but_earn_nothing_when_graded():
+    pasted_values = _visible_out()
+
+    def pasted(x, gamma, beta, eps=1e-5):
+        return pasted_values.copy(), None
+
+    assert float(checks.check_forward(pasted, hidden=False)) == 2  # what Validate shows
+    graded = checks.check_forward(pasted, hidden=True)
+    assert float(graded) == 0, graded.report
+    assert "(shown, not scored)" in graded.report
+
+
+def test_grading_mode_scores_the_visible_cells_on_hidden_cases(monkeypatch):
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    score = checks.check_forward(forward)
+    assert float(score) == 2 and score.report.count("case (hidden)") >= 3
+
+
+# ---------------------------------------------------------------------------------------
+# issue 10: every possible return gets a short message, never the checker's traceback
+# ---------------------------------------------------------------------------------------
+class _Weird:
+    def __array__(self, *a, **k):
+        raise RuntimeError("no array for you")
+
+
+def _gen(x):
+    yield x
+
+
+RETURNS = {
+    "three values": lambda x: (x, None, None),
+    "one value": lambda x: x,
+    "None": lambda x: None,
+    "a string": lambda x: ("out", None),
+    "object array": lambda x: (np.array([object()] * len(x)), None),
+    "a generator": lambda x: (_gen(x), None),
+    "a generator instead of a tuple": lambda x: _gen(x),
+    "NaN": lambda x: (np.full_like(x, np.nan), None),
+    "ragged list": lambda x: ([[1.0], [1.0, 2.0]], None),
+    "a dict": lambda x: ({"out": x}, None),
+    "an object whose __array__ raises": lambda x: (_Weird(), None),
+    "complex": lambda x: (x.astype(complex), None),
+    "bool": lambda x: (x > 0, None),
+}
+
+
+@pytest.mark.parametrize("what", sorted(RETURNS))
+def test_any_return_gives_a_short_message_and_no_traceback(what):
+    make = RETURNS[what]
+    score = checks.check_forward(lambda x, g, b, eps=1e-5: make(x), points=2, hidden=True)
+    assert float(score) == 0
+    assert "Traceback" not in score.report and "core.py" not in score.report
+    assert score.mistakes, score.report
+    assert score.report.splitlines()[-1].startswith("score: 0 / 2")
+
+
+@pytest.mark.parametrize(
+    "exc", [ValueError("bad"), SystemExit(3), ZeroDivisionError(), RecursionError(), MemoryError()]
+)
+def test_any_exception_gives_a_short_message(exc):
+    def raises(x, gamma, beta, eps=1e-5):
+        raise exc
+
+    score = checks.check_forward(raises)
+    assert float(score) == 0 and score.mistakes == ("raises",), score.report
+    assert type(exc).__name__ in score.report and "in your line: raise exc" in score.report
+
+
+def test_a_backward_given_a_strange_cache_or_returning_too_little_is_reported():
+    def fwd_odd_cache(x, gamma, beta, eps=1e-5):
+        out, _ = forward(x, gamma, beta, eps)
+        return out, "not a cache"
+
+    s1 = checks.check_backward(fwd_odd_cache, backward)
+    assert float(s1) == 0 and "raises" in s1.mistakes and "Traceback" not in s1.report
+    s2 = checks.check_backward(forward, lambda dout, cache: backward(dout, cache)[:2])
+    assert float(s2) == 0 and s2.mistakes == ("bad_return",)
+    assert "must return 3 values (dx, dgamma, dbeta); got 2 values" in s2.report
+
+
+def test_an_endless_loop_is_stopped_and_reported(monkeypatch):
+    from bncourse.checks import core
+
+    monkeypatch.setattr(core, "CALL_SECONDS", 0.3)
+
+    def endless(x, gamma, beta, eps=1e-5):
+        while True:
+            try:
+                x = x + 0
+            except Exception:  # a learner's broad except must not swallow the stop
+                pass
+
+    import time
+
+    t0 = time.perf_counter()
+    first = checks.check_forward(endless, hidden=True)
+    again = checks.check_backward(endless, backward, hidden=True)
+    assert time.perf_counter() - t0 < 5
+    assert float(first) == 0 and first.mistakes == ("timeout",)
+    assert float(again) == 0 and "not called again" in again.report
+    # in the backward check the forward is only a helper: its loop is still reported
+    assert "Traceback" not in first.report + again.report
+
+
+# ---------------------------------------------------------------------------------------
+# issue 10: a diagnosis only when its mutant matches on every case
+# ---------------------------------------------------------------------------------------
+def fwd_eps_as_floor(x, gamma, beta, eps=1e-5):
+    mu, var = x.mean(axis=0), x.var(axis=0)
+    return gamma * (x - mu) / np.sqrt(np.maximum(var, eps)) + beta, None
+
+
+def test_sqrt_of_max_var_eps_is_not_called_eps_missing():
+    score = checks.check_forward(fwd_eps_as_floor, hidden=True)
+    assert "eps_missing" not in score.mistakes
+    _assert_diagnosed(score, "eps_as_floor")
+
+
+def sp_missing_inverse_transpose(x, gamma, beta, eps=1e-5):
+    out, cache = forward(_rows(x), gamma, beta, eps)
+    return out.reshape(x.shape), (cache, x.shape)
+
+
+def spb_reshape_without_transpose(dout, cache):
+    cache2d, shape = cache
+    dx, dgamma, dbeta = backward(dout.reshape(-1, shape[1]), cache2d)
+    return dx.reshape(shape), dgamma, dbeta
+
+
+def spb_missing_inverse_transpose(dout, cache):
+    cache2d, shape = cache
+    dx, dgamma, dbeta = backward(_rows(dout), cache2d)
+    return dx.reshape(shape), dgamma, dbeta
+
+
+def test_the_chapters_spatial_warnings_are_diagnosed():
+    s = checks.check_spatial_forward(sp_missing_inverse_transpose, hidden=True)
+    _assert_diagnosed(s, "spatial_missing_inverse_transpose")
+    for learner, key in (
+        (spb_reshape_without_transpose, "spatial_backward_reshape_without_transpose"),
+        (spb_missing_inverse_transpose, "spatial_backward_missing_inverse_transpose"),
+    ):
+        s = checks.check_spatial_backward(spatial_forward, learner, hidden=True)
+        _assert_diagnosed(s, key)
+
+
+def test_an_unrecognised_error_says_what_is_wrong_where_and_by_how_much():
+    def off_by_one_percent(x, gamma, beta, eps=1e-5):
+        out, cache = forward(x, gamma, beta, eps)
+        return out * 1.01, cache
+
+    score = checks.check_forward_edge_cases(off_by_one_percent)
+    assert score.mistakes == ("unknown",), score.report
+    assert not any(hint in score.report for hint in checks.HINTS.values())
+    assert re.search(r"out is wrong on \d of 6 cases; on case '[^']+': maxdiff", score.report)
+    assert "at index" in score.report
+
+
+def test_a_mistake_that_matches_only_some_cases_is_not_named():
+    def unbiased_for_two(x, gamma, beta, eps=1e-5):
+        mu, var = x.mean(axis=0), x.var(axis=0, ddof=1 if len(x) == 2 else 0)
+        return gamma * (x - mu) / np.sqrt(var + eps) + beta, None
+
+    score = checks.check_forward_edge_cases(unbiased_for_two)
+    assert "unbiased_variance" not in score.mistakes and score.mistakes == ("unknown",)
+    assert "wrong on 1 of 6 cases; on case 'N=2: x (2, 4)'" in score.report

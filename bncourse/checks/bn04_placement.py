@@ -436,7 +436,13 @@ def _fraction_learner(fn: Callable) -> Callable:
     def learner(call, case):
         g = torch.tensor(case.inputs["gamma"])
         b = torch.tensor(case.inputs["beta"])
-        return (call(fn, g, b),)
+        res = call(fn, g, b)
+        if not torch.is_tensor(res):
+            raise _Problem(
+                "bad_return",
+                f"relu_active_fraction must return a torch Tensor; got a {type(res).__name__}",
+            )
+        return (res,)
 
     return learner
 

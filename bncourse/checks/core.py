@@ -54,8 +54,9 @@ __all__ = [
     "run_check",
 ]
 
-#: Seconds one call of the learner's code may take before it is stopped.
-CALL_SECONDS = 5.0
+#: CPU seconds one call of the learner's code may use before it is stopped (CPU time, so a
+#: loaded machine does not stop honest code; a sleeping cell meets the grader's cell limit).
+CALL_SECONDS = 10.0
 #: Share of a check's points that changing an input in place costs (once per check).
 MUTATION_SHARE = 0.25
 #: Default relative tolerance by dtype; ``tol = rtol * max(1, max|reference|) + atol``.
@@ -67,8 +68,8 @@ MESSAGES: dict[str, str] = {
     "raises": "Your function raised an exception (shown below); that case scores 0.",
     "bad_return": "Your function does not return what its docstring promises (see below).",
     "timeout": (
-        f"Your function did not finish within {CALL_SECONDS:g} s on a small input, so it "
-        "was stopped (an endless loop?). It is not called again by this check."
+        "Your function did not finish on a small input within the time limit, so it was "
+        "stopped (an endless loop?). It is not called again."
     ),
     "not_finite": (
         "Your output holds NaN or infinity where the reference is finite: look for a "
@@ -325,14 +326,14 @@ def _time_limit(seconds: float):
     def handler(signum, frame):
         raise _TimeUp()
 
-    old = signal.signal(signal.SIGALRM, handler)
+    old = signal.signal(signal.SIGPROF, handler)
     # fires again every second in case the learner's code swallows the first one
-    signal.setitimer(signal.ITIMER_REAL, seconds, 1.0)
+    signal.setitimer(signal.ITIMER_PROF, seconds, 1.0)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, old)
+        signal.setitimer(signal.ITIMER_PROF, 0)
+        signal.signal(signal.SIGPROF, old)
 
 
 def _copy(value):
@@ -340,7 +341,7 @@ def _copy(value):
     if isinstance(value, np.ndarray):
         return value.copy()
     if (type(value).__module__ or "").startswith("torch") and hasattr(value, "clone"):
-        return value.detach().clone()
+        return value.detach().clone().requires_grad_(bool(value.requires_grad))
     if isinstance(value, tuple | list):
         return type(value)(_copy(v) for v in value)
     return value
@@ -478,7 +479,7 @@ class Call:
         try:
             with warnings.catch_warnings(), np.errstate(all="ignore"), _time_limit(CALL_SECONDS):
                 warnings.simplefilter("ignore")
-                if self.forbidden:
+                if self.forbidden and charge:  # helpers (charge=False) are not the subject
                     sys.setprofile(profile)
                 try:
                     result = fn(*given, **kwargs)
@@ -487,7 +488,9 @@ class Call:
         except _TimeUp as e:
             if code is not None:
                 _timed_out.add(id(code))
-            raise _Stop("timeout", f"{name} was stopped after {CALL_SECONDS:g} s") from e
+            raise _Stop(
+                "timeout", f"{name} was stopped after {CALL_SECONDS:g} s of CPU time"
+            ) from e
         except KeyboardInterrupt:
             raise  # the kernel's own interrupt (the grader's cell time limit)
         except NotImplementedError as e:
@@ -716,7 +719,8 @@ def _compare(pr, output: Output, got, want: np.ndarray, case: Case, shape_hint) 
     try:
         g = numeric(got, name)
     except _Problem as e:
-        pr(f"  {name:<7} {e.detail}")
+        pr(f"  {name:<7} not comparable")
+        pr.message(e.key, e.detail)
         return _Result(None, want, tol, False, e.detail)
     if g.shape != want.shape:
         extra = shape_hint(name, g.shape, want.shape, case) if shape_hint else ""

@@ -2,9 +2,16 @@
 
 Two layers, both reported to the learner in plain words:
 
-1. A static scan of every cell the learner could write (answer cells and added cells):
-   importing or naming ``bnref`` (the course's reference implementation) zeroes that answer's
-   part; changing what the tests rely on (assigning to attributes of numpy, ``bnref.checks``,
+1. A static scan of every cell the learner could write (answer cells and added cells).
+   *Using the reference* is a per-assignment, AST-level rule: the assignment's checks
+   module (``bncourse/checks/bnNN_topic.py``, imported by the notebook's locked cells)
+   declares ``FORBIDDEN``, the functions that implement what the learner must write. Code
+   that calls one of them (or hands one to the tests under a name they call) zeroes that
+   answer's part, and the feedback quotes the line. Imports, strings, comments, docstrings,
+   copied test cells and the course's public helpers (``cmp``) are never evidence; neither
+   is a top-level call in a scratch cell (comparing with the reference is allowed). The
+   checks themselves watch the same list while they run the learner's code.
+   Changing what the tests rely on (assigning to attributes of numpy, ``bncourse.checks``,
    ``sys``, builtins, redefining a name a test imports, ``exec``/``eval``/``__import__``,
    ``sys.modules``, frame and ``__code__`` tricks, IPython hooks) zeroes every test after it.
 2. A guard in the kernel. Before any learner code runs, the grader imports the modules the
@@ -20,12 +27,14 @@ instructor reads ``autograded/`` for the rest.
 from __future__ import annotations
 
 import ast
+import importlib
 import json
 from dataclasses import dataclass
 
 # Modules whose public functions the kernel guard fingerprints, besides those the tests import.
 WATCH_DEFAULT = ("builtins", "math", "numpy", "numpy.testing", "numpy.linalg", "numpy.random")
 REFERENCE_ROOT = "bnref"
+CHECKS_PACKAGE = "bncourse.checks"
 # Attribute roots that tests may rely on even if no locked cell imports them under that name.
 ALWAYS_PROTECTED = {"sys", "builtins", "__builtins__", "np", "numpy", "math", "bnref", "warnings"}
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "breakpoint", "reload"}
@@ -77,13 +86,86 @@ def _is_call_to(node: ast.AST, names: set[str]) -> bool:
     return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in names
 
 
+def _matches(dotted: str | None, forbidden) -> str | None:
+    if not dotted:
+        return None
+    for f in forbidden:
+        if dotted == f or dotted.startswith(f + "."):
+            return dotted
+    return None
+
+
+def _exports(module: str, name: str, forbidden) -> bool:
+    """Whether ``from module import *`` binds ``name`` to something FORBIDDEN."""
+    if not _matches(f"{module}.{name}", forbidden):
+        return False
+    try:
+        mod = importlib.import_module(module)  # only modules FORBIDDEN itself names
+    except Exception:  # noqa: BLE001
+        return False
+    public = getattr(mod, "__all__", None)
+    if public is not None:
+        return name in public
+    return hasattr(mod, name) and not name.startswith("_")
+
+
+def _top_level_names(tree: ast.AST) -> set[str]:
+    """Names a cell binds at top level by def, class or assignment."""
+    names: set[str] = set()
+    for node in getattr(tree, "body", []):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+            names.add(node.name)
+        elif isinstance(node, ast.Assign | ast.AnnAssign | ast.AugAssign):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for t in targets:
+                for n in ast.walk(t):
+                    if isinstance(n, ast.Name):
+                        names.add(n.id)
+    return names
+
+
 class _Scan(ast.NodeVisitor):
-    def __init__(self, protected: dict[str, str]):
+    def __init__(
+        self,
+        protected: dict[str, str],
+        forbidden=(),
+        aliases: dict[str, str] | None = None,
+        used: set[str] | None = None,
+    ):
         self.protected = protected
         self.roots = set(protected) | ALWAYS_PROTECTED
         self.found: list[Finding] = []
         self.depth = 0
         self.globals: set[str] = set()
+        self.forbidden = tuple(forbidden)
+        self.aliases = aliases if aliases is not None else {}  # name -> dotted module path
+        self.stars: list[str] = []  # modules star-imported
+        self.used = used or set()  # names the test cells use
+        self.defined: set[str] = set()  # names the cell binds itself (shadow star imports)
+
+    # --- the reference: resolve what a name means, per the imports seen ------------------
+    def resolve(self, node: ast.AST) -> str | None:
+        if isinstance(node, ast.Name):
+            if node.id in self.aliases:
+                return self.aliases[node.id]
+            if node.id not in self.defined:
+                for mod in self.stars:
+                    if _exports(mod, node.id, self.forbidden):
+                        return f"{mod}.{node.id}"
+            return None
+        if isinstance(node, ast.Attribute):
+            base = self.resolve(node.value)
+            return f"{base}.{node.attr}" if base else None
+        return None
+
+    def _reference(self, node: ast.AST) -> bool:
+        """A use of a forbidden function inside code the tests run (a def or lambda body)."""
+        if not self.forbidden or self.depth == 0:
+            return False
+        hit = _matches(self.resolve(node), self.forbidden)
+        if hit:
+            self.add("reference", node, f"calls `{hit}`")
+        return bool(hit)
 
     def add(self, kind: str, node: ast.AST, what: str) -> None:
         self.found.append(Finding(kind, getattr(node, "lineno", 0), what))
@@ -93,37 +175,56 @@ class _Scan(ast.NodeVisitor):
         if (self.depth == 0 or name in self.globals) and self.protected.get(name, path) != path:
             self.add("tamper", node, f"rebinds `{name}`, which the tests use, to `{path}`")
 
+    def _import_binds(self, node, bound: str, dotted: str) -> None:
+        """``import``/``from`` binding a forbidden function to a name the tests call."""
+        self.aliases[bound] = dotted
+        if (
+            self.depth == 0
+            and bound in self.used
+            and bound not in self.defined
+            and _matches(dotted, self.forbidden)
+        ):
+            self.add("reference", node, f"hands `{dotted}` to the tests as `{bound}` (an import)")
+
     def visit_Import(self, node: ast.Import) -> None:
         for alias in node.names:
             mod = alias.name
-            if mod.split(".")[0] == REFERENCE_ROOT:
-                self.add("reference", node, f"imports `{mod}`")
-            elif mod in BANNED_IMPORTS:
+            if mod in BANNED_IMPORTS:
                 self.add("tamper", node, f"imports `{mod}`, which can rewrite what tests check")
             bound = alias.asname or mod.split(".")[0]
             self._bind(node, bound, mod if alias.asname else mod.split(".")[0])
+            self.aliases[bound] = mod if alias.asname else mod.split(".")[0]
 
     def visit_ImportFrom(self, node: ast.ImportFrom) -> None:
         mod = node.module or ""
-        if mod.split(".")[0] == REFERENCE_ROOT:
-            self.add("reference", node, f"imports from `{mod}`")
-        elif mod in BANNED_IMPORTS or mod.split(".")[0] == "importlib":
+        if mod in BANNED_IMPORTS or mod.split(".")[0] == "importlib":
             self.add("tamper", node, f"imports from `{mod}`, which can rewrite what tests check")
         for alias in node.names:
+            if alias.name == "*":
+                self.stars.append(mod)
+                if self.depth == 0:
+                    for name in sorted(self.used - self.defined):
+                        if _exports(mod, name, self.forbidden):
+                            self.add(
+                                "reference",
+                                node,
+                                f"hands `{mod}.{name}` to the tests as `{name}` (`import *`)",
+                            )
+                continue
             self._bind(node, alias.asname or alias.name, f"{mod}.{alias.name}")
+            if not node.level:
+                self._import_binds(node, alias.asname or alias.name, f"{mod}.{alias.name}")
 
-    # --- names and constants -------------------------------------------------------------
+    # --- names ---------------------------------------------------------------------------
     def visit_Name(self, node: ast.Name) -> None:
-        if node.id == REFERENCE_ROOT:
-            self.add("reference", node, "uses `bnref`")
-        elif node.id == "__builtins__":
+        if node.id == "__builtins__":
             self.add("tamper", node, "uses `__builtins__`")
-
-    def visit_Constant(self, node: ast.Constant) -> None:
-        if isinstance(node.value, str) and REFERENCE_ROOT in node.value:
-            self.add("reference", node, "names `bnref` in a string")
+        elif isinstance(node.ctx, ast.Load):
+            self._reference(node)
 
     def visit_Attribute(self, node: ast.Attribute) -> None:
+        if isinstance(node.ctx, ast.Load) and self._reference(node):
+            return
         root = _root(node)
         if isinstance(root, ast.Name) and root.id == "sys" and node.attr in SYS_SENSITIVE:
             if isinstance(node.value, ast.Name):
@@ -161,6 +262,9 @@ class _Scan(ast.NodeVisitor):
     def visit_Assign(self, node: ast.Assign) -> None:
         for t in node.targets:
             self._target(t)
+            hit = self.depth == 0 and _matches(self.resolve(node.value), self.forbidden)
+            if hit and isinstance(t, ast.Name) and t.id in self.used:
+                self.add("reference", node, f"hands `{hit}` to the tests as `{t.id}`")
         self.generic_visit(node)
 
     def visit_AugAssign(self, node: ast.AugAssign) -> None:
@@ -272,12 +376,48 @@ def imported_modules(sources: list[str]) -> list[str]:
     return list(dict.fromkeys(mods))
 
 
-def scan_source(source: str, protected: dict[str, str]) -> list[Finding]:
-    """Findings for one learner cell (empty when the cell does not parse: it fails by itself)."""
+def forbidden_for(sources: list[str]) -> tuple[str, ...]:
+    """``FORBIDDEN`` of the assignment checks modules these (locked) sources import."""
+    out: list[str] = []
+    for mod in imported_modules(sources):
+        if not mod.startswith(CHECKS_PACKAGE + ".") or ".hidden" in mod:
+            continue
+        try:
+            module = importlib.import_module(mod)
+        except ImportError:
+            continue  # a name imported from the package, not a module
+        out += [f for f in getattr(module, "FORBIDDEN", ()) if f not in out]
+    return tuple(out)
+
+
+def used_names(sources: list[str]) -> set[str]:
+    """Names that these sources (the tests) read."""
+    names: set[str] = set()
+    for src in sources:
+        tree = _parse(src)
+        for node in ast.walk(tree) if tree is not None else ():
+            if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load):
+                names.add(node.id)
+    return names
+
+
+def scan_source(
+    source: str,
+    protected: dict[str, str],
+    forbidden=(),
+    aliases: dict[str, str] | None = None,
+    used: set[str] | None = None,
+) -> list[Finding]:
+    """Findings for one learner cell (empty when the cell does not parse: it fails by itself).
+
+    ``forbidden``: the assignment's FORBIDDEN (dotted names or prefixes); ``aliases``: what
+    earlier cells' imports bound (updated in place); ``used``: names the tests read.
+    """
     tree = _parse(source)
     if tree is None:
         return []
-    scan = _Scan(protected)
+    scan = _Scan(protected, forbidden, aliases, used)
+    scan.defined = _top_level_names(tree)
     scan.visit(tree)
     unique = {(f.kind, f.line, f.what): f for f in scan.found}
     return sorted(unique.values(), key=lambda f: (f.line, f.kind))
@@ -292,43 +432,57 @@ def refusals(nb) -> dict[int, list[str]]:
     """Reasons to zero test cells, by cell index, from a static scan of the learner's cells.
 
     ``nb`` is the sanitized notebook (locked cells already restored). A ``reference`` finding
-    in an answer cell zeroes the tests between that answer and the next answer cell (its
-    part); in a cell the learner added, or a ``tamper`` finding anywhere, it zeroes every test
-    after the cell.
+    (a call of the assignment's FORBIDDEN, see the module docstring) in an answer cell zeroes
+    the tests between that answer and the next answer cell (its part); in a cell the learner
+    added, or a ``tamper`` finding anywhere, it zeroes every test after the cell. Every
+    reason quotes the line.
     """
     cells = nb.cells
     locked = [c.source for c in cells if c.cell_type == "code" and _nbg(c).get("locked")]
     protected = protected_names(locked)
+    forbidden = forbidden_for(locked)
     tests = [
         i
         for i, c in enumerate(cells)
         if c.cell_type == "code" and _nbg(c).get("grade") and not _nbg(c).get("solution")
     ]
+    used = used_names([cells[t].source for t in tests])
+    for c in cells:  # a name some learner cell defines is the learner's, whatever imports say
+        if c.cell_type == "code" and not _nbg(c).get("locked"):
+            tree = _parse(c.source)
+            used -= _top_level_names(tree) if tree is not None else set()
     answers = [i for i, c in enumerate(cells) if _nbg(c).get("solution")]
+    aliases: dict[str, str] = {}  # what imports bound so far, in notebook order
     out: dict[int, list[str]] = {}
     for i, cell in enumerate(cells):
         meta = _nbg(cell)
-        if cell.cell_type != "code" or meta.get("locked"):
+        if cell.cell_type != "code":
             continue
-        findings = scan_source(cell.source, protected)
+        if meta.get("locked"):
+            scan_source(cell.source, {}, (), aliases)  # only to learn its imports
+            continue
+        findings = scan_source(cell.source, protected, forbidden, aliases, used)
         if not findings:
             continue
         label = f"answer cell '{meta['grade_id']}'" if meta.get("solution") else f"cell {i + 1}"
         later = [t for t in tests if t > i]
         nxt = min([a for a in answers if a > i], default=len(cells))
         part = [t for t in later if t < nxt] or later
+        lines = cell.source.splitlines()
         for f in findings:
+            quote = lines[f.line - 1].strip() if 0 < f.line <= len(lines) else ""
+            where = f"line {f.line}" + (f": `{quote}`" if quote else "")
             if f.kind == "reference":
                 targets = part if meta.get("solution") else later
                 why = (
-                    f"your {label} {f.what} (line {f.line}), the course's reference "
-                    "implementation. Credit comes from your own implementation, so this test "
-                    "scores 0."
+                    f"your {label} {f.what} ({where}), the course's reference "
+                    "implementation of what this exercise asks you to write. Credit comes "
+                    "from your own implementation, so this test scores 0."
                 )
             else:
                 targets = later
                 why = (
-                    f"your {label} {f.what} (line {f.line}). Tests after it cannot be trusted, "
+                    f"your {label} {f.what} ({where}). Tests after it cannot be trusted, "
                     "so they score 0."
                 )
             for t in targets:
