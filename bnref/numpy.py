@@ -51,6 +51,7 @@ __all__ = [
     "fold_batch_norm",
     "spatial_batchnorm_backward",
     "spatial_batchnorm_forward",
+    "update_running_stats",
 ]
 
 # Work on blocks of about this many bytes so that a block and its scratch copy stay in
@@ -414,8 +415,7 @@ def batch_norm(
         var = m2 / n  # biased: the batch is normalized by its own n values
         if running_mean is not None:
             # unbiased (n - 1) for the running estimate, PyTorch's momentum convention
-            running_mean[...] = momentum * mu + (1.0 - momentum) * running_mean
-            running_var[...] = momentum * (m2 / (n - 1)) + (1.0 - momentum) * running_var
+            update_running_stats(running_mean, running_var, mu, var, n, momentum)
     else:
         mu = running_mean.astype(np.float64)
         var = running_var.astype(np.float64)
@@ -450,6 +450,9 @@ class BatchNormCache(NamedTuple):
         ``1 / sqrt(var + eps)``.
     eps : float
         The eps used in the forward pass.
+    training : bool
+        Whether the forward used batch statistics (True) or running ones (False); in
+        evaluation mode ``x_mu``, ``var`` and ``inv_std`` come from the running statistics.
     """
 
     x_hat: np.ndarray
@@ -458,35 +461,73 @@ class BatchNormCache(NamedTuple):
     var: np.ndarray
     inv_std: np.ndarray
     eps: float
+    training: bool = True
 
 
-def _check_2d(x, gamma, beta):
+def _param(a, name: str, D: int, dtype) -> np.ndarray:
+    """gamma or beta as a (D,) float array; integer values are accepted and converted."""
+    if a is None:
+        raise TypeError(f"{name} must be an array of shape ({D},), got None")
+    arr = np.asarray(a)
+    if arr.dtype.kind in "iu":  # integers (e.g. np.ones(D, int), [1, 1, 1]) are exact in floats
+        arr = arr.astype(dtype)
+    elif arr.dtype.kind == "b":
+        raise TypeError(f"{name} must hold numbers, got a boolean array")
+    return _per_channel(arr, name, D)
+
+
+def _check_2d(x, gamma, beta, *, training: bool = True):
     x = _float_array(x, "x")
     if x.ndim != 2:
         raise ValueError(f"expected 2-D input (N, D), got shape {x.shape}")
-    if x.shape[0] < 2:
+    if training and x.shape[0] < 2:
         raise ValueError(
             f"Expected more than 1 value per channel when training, got input of shape {x.shape}"
         )
     D = x.shape[1]
-    return x, _per_channel(gamma, "gamma", D), _per_channel(beta, "beta", D)
+    return x, _param(gamma, "gamma", D, x.dtype), _param(beta, "beta", D, x.dtype)
 
 
-def batchnorm_forward(x, gamma, beta, eps=1e-5):
-    """Training-mode BN forward pass on (N, D) input, keeping a cache for the backward.
+def batchnorm_forward(
+    x,
+    gamma,
+    beta,
+    eps=1e-5,
+    *,
+    training=True,
+    running_mean=None,
+    running_var=None,
+    momentum=None,
+    convention="torch",
+):
+    """BN forward pass on (N, D) input, keeping a cache for the backward.
 
-    Book: chapter 3 (``book/03_mechanics.md``), section ``bn-transform``.
+    Book: chapter 3 (``book/03_mechanics.md``), section ``bn-transform``; the
+    ``training`` flag and running statistics: chapter 5, section ``train-vs-inference``.
+
+    Training mode (the default) normalizes with the batch mean and biased variance and,
+    when ``running_mean``/``running_var`` are given, updates them in place with
+    :func:`update_running_stats`. Evaluation mode (``training=False``) normalizes with
+    the running statistics and changes nothing.
 
     Parameters
     ----------
     x : ndarray, shape (N, D)
-        Input, N >= 2.
-    gamma : ndarray, shape (D,)
-        Scale.
-    beta : ndarray, shape (D,)
-        Shift.
+        Input; N >= 2 in training mode.
+    gamma : array, shape (D,)
+        Scale (integer values are accepted and converted to x's dtype).
+    beta : array, shape (D,)
+        Shift (likewise).
     eps : float
         Added to the variance inside the square root.
+    training : bool, keyword only
+        Batch statistics (True) or running statistics (False).
+    running_mean, running_var : ndarray of shape (D,), keyword only, optional
+        Updated in place in training mode; required in evaluation mode.
+    momentum : float, keyword only, optional
+        In ``convention``'s meaning; None for its default (0.1 torch, 0.99 keras).
+    convention : {"torch", "keras"}, keyword only
+        How the running statistics are updated; see :func:`update_running_stats`.
 
     Returns
     -------
@@ -495,14 +536,37 @@ def batchnorm_forward(x, gamma, beta, eps=1e-5):
     cache : BatchNormCache
         Input to :func:`batchnorm_backward` or :func:`batchnorm_backward_graph`.
     """
-    x, gamma, beta = _check_2d(x, gamma, beta)
-    mu = x.mean(axis=0)  # (D,)
-    x_mu = x - mu  # (N, D)
-    var = (x_mu**2).mean(axis=0)  # (D,) biased: the batch is normalized by its own N
+    if not isinstance(training, bool | np.bool_):
+        raise TypeError(f"training must be a bool, got {type(training).__name__}")
+    x, gamma, beta = _check_2d(x, gamma, beta, training=bool(training))
+    eps = _real(eps, "eps")
+    if not eps >= 0.0 or (training and eps == 0.0):
+        raise ValueError(f"eps must be positive (>= 0 in evaluation mode), got {eps}")
+    D = x.shape[1]
+    running_mean = _per_channel(running_mean, "running_mean", D, in_place=True)
+    running_var = _per_channel(running_var, "running_var", D, in_place=True)
+    if (running_mean is None) != (running_var is None):
+        raise ValueError("running_mean and running_var must both be None or both be arrays")
+    if training:
+        mu = x.mean(axis=0)  # (D,)
+        x_mu = x - mu  # (N, D)
+        var = (x_mu**2).mean(axis=0)  # (D,) biased: the batch is normalized by its own N
+        if running_mean is not None:
+            update_running_stats(
+                running_mean, running_var, mu, var, x.shape[0], momentum, convention=convention
+            )
+    else:
+        if running_mean is None:
+            raise ValueError(
+                "evaluation mode (training=False) normalizes with running_mean and "
+                "running_var: pass both"
+            )
+        x_mu = x - running_mean  # (N, D)
+        var = running_var.astype(x.dtype, copy=True)  # (D,)
     inv_std = 1.0 / np.sqrt(var + eps)  # (D,)
     x_hat = x_mu * inv_std  # (N, D)
     out = gamma * x_hat + beta  # (N, D)
-    return out, BatchNormCache(x_hat, x_mu, gamma, var, inv_std, eps)
+    return out, BatchNormCache(x_hat, x_mu, gamma, var, inv_std, eps, bool(training))
 
 
 def batchnorm_backward(dout, cache):
@@ -531,6 +595,8 @@ def batchnorm_backward(dout, cache):
     N = dout.shape[0]
     dbeta = dout.sum(axis=0)  # (D,)
     dgamma = (dout * x_hat).sum(axis=0)  # (D,)
+    if not cache.training:  # running statistics are constants: a per-feature affine map
+        return dout * (gamma * inv_std), dgamma, dbeta
     dx = gamma * inv_std / N * (N * dout - dbeta - x_hat * dgamma)  # (N, D)
     return dx, dgamma, dbeta
 
@@ -557,8 +623,10 @@ def batchnorm_backward_graph(dout, cache):
     dgamma : ndarray, shape (D,)
     dbeta : ndarray, shape (D,)
     """
-    x_hat, x_mu, gamma, var, inv_std, eps = cache
+    x_hat, x_mu, gamma, var, inv_std, eps = cache[:6]
     dout = _check_dout(dout, x_hat)
+    if not cache.training:  # the graph ends at the running statistics: only x_hat = x_mu * inv_std
+        return dout * gamma * inv_std, (dout * x_hat).sum(axis=0), dout.sum(axis=0)
     N = dout.shape[0]
     std = np.sqrt(var + eps)  # (D,)
     # out = gamma * x_hat + beta
@@ -744,6 +812,73 @@ def fold_batch_norm(weight, bias, running_mean, running_var, gamma=None, beta=No
 
 # Which value each convention's momentum weights in running = ... .
 _CONVENTIONS = {"torch": "new", "keras": "old", "cs231n": "old"}
+# How update_running_stats can update: the momentum's default, and the variance stored.
+_RUNNING_CONVENTIONS = {"torch": (0.1, "unbiased"), "keras": (0.99, "biased")}
+
+
+def _running_update(momentum, n, convention) -> tuple[float, float]:
+    """Check the arguments; return (weight of the new value, factor for the biased variance).
+
+    Shared by both backends' ``update_running_stats``.
+    """
+    if convention not in _RUNNING_CONVENTIONS:
+        raise ValueError(
+            f"unknown running-statistics convention {convention!r}; known: "
+            + ", ".join(repr(k) for k in _RUNNING_CONVENTIONS)
+        )
+    default, variance = _RUNNING_CONVENTIONS[convention]
+    m = _real(default if momentum is None else momentum, "momentum")
+    if not 0.0 <= m <= 1.0:
+        raise ValueError(f"momentum must be in [0, 1], got {m}")
+    if isinstance(n, bool | np.bool_) or not isinstance(n, numbers.Integral) or n < 1:
+        raise ValueError(f"n must be a positive int (values per channel), got {n!r}")
+    if variance == "biased":
+        return (1.0 - m if _CONVENTIONS[convention] == "old" else m), 1.0
+    if n == 1:
+        raise ValueError("the unbiased variance needs n > 1 values per channel, got n=1")
+    return m, n / (n - 1)
+
+
+def update_running_stats(
+    running_mean, running_var, batch_mean, batch_var, n, momentum=None, *, convention="torch"
+):
+    """Update running statistics in place with one batch's mean and *biased* variance.
+
+    Book: chapter 5, section ``train-vs-inference``.
+
+    * ``convention="torch"`` (default; what :func:`batch_norm` does):
+      ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased*
+      batch variance ``batch_var * n / (n - 1)``; default momentum 0.1.
+    * ``convention="keras"`` (``keras.layers.BatchNormalization``):
+      ``running = momentum * running + (1 - momentum) * batch`` with the *biased*
+      batch variance; default momentum 0.99. An explicit option, never the default.
+
+    Parameters
+    ----------
+    running_mean, running_var : ndarray of shape (C,)
+        Updated in place (their dtype is kept).
+    batch_mean, batch_var : array of shape (C,)
+        The batch mean and biased variance (divide by n).
+    n : int
+        Values per channel in the batch; > 1 for torch's unbiased correction.
+    momentum : float in [0, 1], optional
+        In the chosen convention; None means its default. (The cumulative average of
+        torch's ``momentum=None`` modules is ``momentum=1 / num_batches_tracked``.)
+    convention : {"torch", "keras"}, keyword only
+
+    Returns
+    -------
+    (running_mean, running_var), the same arrays, updated.
+    """
+    weight_new, var_factor = _running_update(momentum, n, convention)
+    C = np.shape(running_mean)[0] if np.ndim(running_mean) == 1 else -1
+    running_mean = _per_channel(running_mean, "running_mean", C, in_place=True)
+    running_var = _per_channel(running_var, "running_var", C, in_place=True)
+    batch_mean = _per_channel(batch_mean, "batch_mean", C)
+    batch_var = _per_channel(batch_var, "batch_var", C)
+    running_mean[...] = weight_new * batch_mean + (1.0 - weight_new) * running_mean
+    running_var[...] = weight_new * (batch_var * var_factor) + (1.0 - weight_new) * running_var
+    return running_mean, running_var
 
 
 def convert_momentum(momentum, src, dst):

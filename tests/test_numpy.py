@@ -346,7 +346,8 @@ def test_batchnorm_cache_documents_its_fields():
     """The cache is a NamedTuple whose fields are the documented graph nodes."""
     x, gamma, beta, _ = _teaching_inputs((6, 3), seed=8)
     _, cache = bn.batchnorm_forward(x, gamma, beta, eps=1e-3)
-    assert cache._fields == ("x_hat", "x_mu", "gamma", "var", "inv_std", "eps")
+    assert cache._fields == ("x_hat", "x_mu", "gamma", "var", "inv_std", "eps", "training")
+    assert cache.training is True
     np.testing.assert_allclose(cache.x_mu, x - x.mean(axis=0))
     np.testing.assert_allclose(cache.var, x.var(axis=0))
     np.testing.assert_allclose(cache.inv_std, 1 / np.sqrt(x.var(axis=0) + 1e-3))
@@ -647,3 +648,79 @@ def test_public_api_names_and_book_sections():
         if callable(obj) and not isinstance(obj, type):
             assert "Book:" in obj.__doc__, f"{name} does not name its book section"
     assert {"batch_norm", "fold_batch_norm", "convert_momentum"} <= set(bn.__all__)
+
+
+# --------------------------------------------------------------------------------------
+# the teaching forward's training flag, update_running_stats, integer gamma/beta
+# --------------------------------------------------------------------------------------
+def test_teaching_forward_training_flag_matches_torch_module_over_steps():
+    """training=True updates the running statistics like torch's BatchNorm1d; False uses them."""
+    torch_bn = pytest.importorskip("torch").nn.BatchNorm1d(3, momentum=0.3).double()
+    rm, rv = np.zeros(3), np.ones(3)
+    gamma, beta = np.ones(3), np.zeros(3)
+    rng = np.random.default_rng(0)
+    for step in range(3):
+        x = rng.normal(2.0, 3.0, size=(5, 3))
+        out, _ = bn.batchnorm_forward(
+            x, gamma, beta, training=True, running_mean=rm, running_var=rv, momentum=0.3
+        )
+        ref = torch_bn.train()(_t(x)).detach().numpy()
+        np.testing.assert_allclose(out, ref, rtol=1e-10, atol=1e-12, err_msg=f"step {step}")
+    np.testing.assert_allclose(rm, torch_bn.running_mean.numpy(), rtol=1e-12)
+    np.testing.assert_allclose(rv, torch_bn.running_var.numpy(), rtol=1e-12)
+    x = rng.normal(size=(1, 3))  # a batch of one is fine in evaluation mode
+    before = rm.copy(), rv.copy()
+    out, cache = bn.batchnorm_forward(
+        x, gamma, beta, training=False, running_mean=rm, running_var=rv
+    )
+    np.testing.assert_allclose(out, torch_bn.eval()(_t(x)).detach().numpy(), rtol=1e-10)
+    np.testing.assert_array_equal(rm, before[0])
+    np.testing.assert_array_equal(rv, before[1])
+    # evaluation-mode backward: a per-feature affine map
+    dout = rng.normal(size=x.shape)
+    for backward in (bn.batchnorm_backward, bn.batchnorm_backward_graph):
+        dx, dgamma, dbeta = backward(dout, cache)
+        np.testing.assert_allclose(dx, dout / np.sqrt(rv + 1e-5))
+        np.testing.assert_allclose(dbeta, dout.sum(0))
+    with pytest.raises(ValueError, match="running_mean and running_var"):
+        bn.batchnorm_forward(x, gamma, beta, training=False)
+    with pytest.raises(TypeError, match="training must be a bool"):
+        bn.batchnorm_forward(x, gamma, beta, training="yes")
+
+
+def test_update_running_stats_torch_and_keras_conventions():
+    mean, var = np.array([1.0, -2.0]), np.array([4.0, 0.5])
+    rm, rv = np.zeros(2), np.ones(2)
+    out = bn.update_running_stats(rm, rv, mean, var, 5)  # torch: momentum 0.1, unbiased
+    assert out[0] is rm and out[1] is rv
+    np.testing.assert_allclose(rm, 0.1 * mean)
+    np.testing.assert_allclose(rv, 0.9 + 0.1 * var * 5 / 4)
+    rm, rv = np.zeros(2), np.ones(2)
+    bn.update_running_stats(rm, rv, mean, var, 5, convention="keras")  # 0.99 weights the old
+    np.testing.assert_allclose(rm, 0.01 * mean)
+    np.testing.assert_allclose(rv, 0.99 + 0.01 * var)
+    with pytest.raises(ValueError, match="convention"):
+        bn.update_running_stats(rm, rv, mean, var, 5, convention="cs231n")
+    with pytest.raises(ValueError, match="n > 1"):
+        bn.update_running_stats(rm, rv, mean, var, 1)
+    with pytest.raises(TypeError, match="updated in place"):
+        bn.update_running_stats([0.0, 0.0], rv, mean, var, 5)
+
+
+@pytest.mark.parametrize("kind", ["int array", "int list", "python ints in float array"])
+def test_teaching_functions_accept_integer_gamma_and_beta(kind):
+    x, gamma, beta, _ = _teaching_inputs((6, 3), seed=2)
+    g = {"int array": np.array([1, 2, 3]), "int list": [1, 2, 3]}.get(kind, np.array([1.0, 2, 3]))
+    b = {"int array": np.array([0, -1, 4]), "int list": [0, -1, 4]}.get(
+        kind, np.array([0.0, -1, 4])
+    )
+    out, cache = bn.batchnorm_forward(x, g, b)
+    want, _ = bn.batchnorm_forward(x, np.array([1.0, 2, 3]), np.array([0.0, -1, 4]))
+    np.testing.assert_allclose(out, want)
+    assert cache.gamma.dtype == x.dtype
+    spatial, _ = bn.spatial_batchnorm_forward(
+        np.ones((2, 3, 2, 2)) + np.arange(3)[:, None, None], g, b
+    )
+    assert spatial.dtype == np.float64
+    with pytest.raises(TypeError, match="gamma must hold numbers"):
+        bn.batchnorm_forward(x, np.ones(3, bool), b)

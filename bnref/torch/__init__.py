@@ -61,7 +61,7 @@ from bnref.torch.functional import (
     update_running_stats,
 )
 from bnref.torch.fusion import (
-    FUSER_METHOD_MAPPING,
+    FUSER_METHOD_MAPPING,  # noqa: F401 (not in __all__: a dict, no docstring)
     fold_batch_norm,
     fuse_conv_bn_eval,
     fuse_linear_bn_eval,

@@ -237,6 +237,8 @@ def update_running_stats(
     momentum = _real(momentum, "momentum")
     if not 0.0 <= momentum <= 1.0:
         raise ValueError(f"momentum must be in [0, 1], got {momentum}")
+    if isinstance(n, Tensor) and n.dim() == 0 and not n.is_floating_point():
+        n = int(n)  # torch.jit.trace records sizes as tensors
     if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
         raise ValueError(f"n must be a positive int (values per channel), got {n!r}")
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
@@ -331,7 +333,7 @@ class BatchNormFunction(torch.autograd.Function):
 
         dx = dout * gamma * invstd,   dgamma = sum(dout * x_hat),   dbeta = sum(dout)
 
-    Forward mode (``jvp``), tangents ``tx``, ``tgamma``, ``tbeta``: in training
+    Forward mode (``jvp``, in eager mode), tangents ``tx``, ``tgamma``, ``tbeta``: in training
     ``t_x_hat = invstd * (tx - mean(tx) - x_hat * mean(x_hat * tx))``, in evaluation
     ``t_x_hat = invstd * tx``; then ``tout = gamma * t_x_hat + tgamma * x_hat + tbeta``.
     """
@@ -412,6 +414,14 @@ class BatchNormFunction(torch.autograd.Function):
             n = x.numel() // x.shape[1]  # values per channel
             dx = _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp).to(x.dtype)
         return dx, dw, db
+
+
+class _BatchNormFunctionWithJvp(BatchNormFunction):
+    """:class:`BatchNormFunction` plus its forward-mode derivative, for eager mode.
+
+    ``torch.compile`` cannot trace an autograd function that defines ``jvp`` (Dynamo
+    refuses it), so :func:`batch_norm` uses this subclass in eager mode only.
+    """
 
     @staticmethod
     def jvp(ctx, tx, tweight, tbias, _trm, _trv, _training, _eps):
@@ -571,12 +581,21 @@ def batch_norm(
     if validate:
         check_running_stats(running_mean, running_var)
     training = bool(training)
-    out, mean, var = BatchNormFunction.apply(
-        input, weight, bias, running_mean, running_var, training, eps
-    )
+    fn = BatchNormFunction if torch.compiler.is_compiling() else _BatchNormFunctionWithJvp
+    out, mean, var = fn.apply(input, weight, bias, running_mean, running_var, training, eps)
     if training and running_mean is not None and input.numel() > 0:
         n = input.numel() // input.shape[1]
-        update_running_stats(
-            running_mean, running_var, mean, var, n, momentum, convention=convention
-        )
+        try:
+            update_running_stats(
+                running_mean, running_var, mean, var, n, momentum, convention=convention
+            )
+        except RuntimeError as error:
+            if "vmap" not in str(error):
+                raise
+            raise RuntimeError(
+                "batch_norm got a batched input (torch.func.vmap) in training mode while the "
+                "running statistics, which it updates in place, are not batched: pass "
+                "running_mean=running_var=None (modules: track_running_stats=False), or batch "
+                "them too, as torch requires"
+            ) from error
     return out
