@@ -1,0 +1,20 @@
+"""Names relative to their Sequential: named, at most half of redundant_biases."""
+
+ANSWERS = {
+    "redundant_biases": """def redundant_biases(model):
+    names = []
+    for prefix, module in model.named_modules():
+        if not isinstance(module, nn.Sequential):
+            continue
+        children = list(module.named_children())
+        for (name, layer), (_, after) in zip(children, children[1:]):
+            if isinstance(layer, (nn.Linear, nn.modules.conv._ConvNd)) and isinstance(
+                    after, nn.modules.batchnorm._BatchNorm) and layer.bias is not None:
+                names.append(f"{name}.bias")
+    return names
+""",
+}
+
+SCORE = (8, 9)
+CELLS = {"redundant_biases_found": (0, 1)}
+MISTAKES = ["no_module_path"]
