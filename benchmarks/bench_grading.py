@@ -9,10 +9,14 @@ A), and measures, in this one run:
   (the batch's wall time / 50, worker start-up included), the median time a worker spent on
   one submission, and CPU seconds per submission (all processes);
 * the floor: executing the same notebooks (hidden tests included, as graded) one after the
-  other with plain nbclient, a fresh kernel each, nothing else.
+  other with plain nbclient, a fresh kernel each, nothing else;
+* the sandbox's cost: grading with 1 worker in the bubblewrap sandbox (``--sandbox
+  required``, what ``make grade`` does where bwrap runs) over grading with 1 worker without
+  it (``--sandbox off``), both in this run.
 
 Goals on 2 cores: all workers >= 1.7x faster than 1 worker; grading with 1 worker <= 1.5x
-the bare execution time (both with one kernel at a time: like for like).
+the bare execution time (both with one kernel at a time: like for like); sandboxed grading
+<= 1.3x unsandboxed.
 ``BENCH_GRADING_ROUNDS`` (default 1) repeats everything and reports medians over rounds.
 """
 
@@ -38,7 +42,7 @@ from bncourse import grade as G  # noqa: E402
 ASSIGNMENT = "bn03_mechanics"
 N = int(os.environ.get("BENCH_GRADING_N", "50"))
 ROUNDS = int(os.environ.get("BENCH_GRADING_ROUNDS", "1"))
-GOAL_SPEEDUP, GOAL_OVERHEAD = 1.7, 1.5
+GOAL_SPEEDUP, GOAL_OVERHEAD, GOAL_SANDBOX = 1.7, 1.5, 1.3
 
 
 def build_course(base: Path) -> tuple[Path, str]:
@@ -86,9 +90,11 @@ def cpu_seconds() -> float:
     return me.ru_utime + me.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def grade_batch(root: Path, jobs: int) -> tuple[float, list[float], G.GradeReport, float]:
+def grade_batch(
+    root: Path, jobs: int, sandbox: str = "auto"
+) -> tuple[float, list[float], G.GradeReport, float]:
     c0, t0 = cpu_seconds(), time.perf_counter()
-    report = G.grade(root, ASSIGNMENT, jobs=jobs, force=True)
+    report = G.grade(root, ASSIGNMENT, jobs=jobs, force=True, sandbox=sandbox)
     wall = time.perf_counter() - t0
     assert report.executed == N, report.executed
     return wall, [r.seconds for r in report.rows], report, cpu_seconds() - c0
@@ -137,13 +143,16 @@ def main() -> None:
     if not (ROOT / "solutions" / ASSIGNMENT).is_dir():
         raise SystemExit(f"solutions/{ASSIGNMENT} is missing: nothing to benchmark")
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    from bncourse.grading import sandbox
+
+    no_sandbox = sandbox.unavailable()
     base = Path(tempfile.mkdtemp(prefix="bench-grading-"))
     try:
         root, name = build_course(base)
         work = base / "bare"
         work.mkdir()
-        one, many, bare, lat_one, lat_many = [], [], [], [], []
-        cpu: dict[str, list[float]] = {"bare": [], "one": [], "many": []}
+        one, many, bare, lat_one, lat_many, off = [], [], [], [], [], []
+        cpu: dict[str, list[float]] = {"bare": [], "one": [], "many": [], "off": []}
         scores = None
         for _ in range(ROUNDS):
             wall, lat, report, c = grade_batch(root, 1)
@@ -159,6 +168,10 @@ def main() -> None:
             many.append(wall / N)
             cpu["many"].append(c / N)
             lat_many += lat
+            wall, _, report_off, c = grade_batch(root, 1, sandbox="off")
+            off.append(wall / N)
+            cpu["off"].append(c / N)
+            assert sorted(r.score for r in report_off.rows) == scores  # same grades
         s_one, s_many, s_bare = (statistics.median(v) for v in (one, many, bare))
         speedup = s_one / s_many
         overhead = s_one / s_bare
@@ -167,7 +180,7 @@ def main() -> None:
         print(f"  scores: min {scores[0]:g}, median {mid:g}, max {scores[-1]:g}")
         print(f"  bare nbclient execution (floor) : {s_bare:6.2f} s per submission")
         print(
-            f"  grading, 1 worker               : {s_one:6.2f} s per submission "
+            f"  grading, 1 worker (sandbox)     : {s_one:6.2f} s per submission "
             f"(median {statistics.median(lat_one):.2f} s in the worker)"
         )
         print(
@@ -179,6 +192,18 @@ def main() -> None:
             f"  CPU seconds per submission      : bare {c_bare:.2f}, grading {c_one:.2f} "
             f"(1 worker), {c_many:.2f} ({cores} workers)"
         )
+        s_off = statistics.median(off)
+        print(
+            f"  grading, 1 worker, no sandbox   : {s_off:6.2f} s per submission "
+            f"(CPU {statistics.median(cpu['off']):.2f} s)"
+        )
+        if no_sandbox:
+            print(f"  the 1-worker figures above ran UNSANDBOXED here: {no_sandbox}")
+        else:
+            ratio = s_one / s_off
+            print(f"  sandboxed / unsandboxed (1 worker): {ratio:6.2f}x")
+            ok = "met" if ratio <= GOAL_SANDBOX else "NOT met"
+            print(f"  goal sandboxed <= {GOAL_SANDBOX}x unsandboxed: {ok}")
         print(f"  speedup, {cores} workers vs 1        : {speedup:6.2f}x")
         print(f"  grading (1 worker) / bare       : {overhead:6.2f}x")
         ok_speed = speedup >= GOAL_SPEEDUP

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import socket
 import sqlite3
 import subprocess
@@ -95,8 +96,10 @@ WRITE_TARGETS = (
 
 def _attack_source(name: str, root: Path, port: int) -> str:
     text = (HOSTILE / f"{name}.py").read_text()
-    return text.replace("__ROOT__", str(root)).replace("__REPO__", str(REPO)).replace(
-        "__PORT__", str(port)
+    return (
+        text.replace("__ROOT__", str(root))
+        .replace("__REPO__", str(REPO))
+        .replace("__PORT__", str(port))
     )
 
 
@@ -222,9 +225,11 @@ def test_attack_is_graded_and_reported(hostile, attack):
 @needs_sandbox
 def test_nothing_was_written_outside_the_kernels_folder(hostile):
     assert hostile["leftovers"] == []
-    assert _attack_line(hostile["root"], "write_outside")["all"] == [
-        "/tmp/hacked_by_learner.txt"  # the sandbox's own /tmp: allowed, and gone afterwards
-    ]
+    # the sandbox's own /tmp is private (and not even writable for a kernel with its own uid)
+    assert set(_attack_line(hostile["root"], "write_outside")["all"]) <= {
+        "/tmp/hacked_by_learner.txt"
+    }
+    assert not Path("/tmp/hacked_by_learner.txt").exists()
 
 
 @needs_sandbox
@@ -258,19 +263,20 @@ def test_disk_fill_stopped_at_the_cap(hostile):
 
 
 @needs_sandbox
-def test_no_kernel_process_outlives_the_batch(hostile):
+def test_no_process_of_the_fork_bomb_outlives_the_batch(hostile):
     if not sandbox.privileged():
         pytest.skip("kernels have their own uids only when the grader runs as root")
-    mine = []
+    uid = _attack_line(hostile["root"], "fork_bomb")["uid"]
+    assert uid >= sandbox.UID_BASE
+    left = []
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
             status = Path(f"/proc/{pid}/status").read_text()
         except OSError:
             continue
-        uid = int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1])
-        if uid >= sandbox.UID_BASE:
-            mine.append(pid)
-    assert mine == []
+        if int(next(ln for ln in status.splitlines() if ln.startswith("Uid:")).split()[1]) == uid:
+            left.append(pid)
+    assert left == []
 
 
 @needs_sandbox
@@ -281,7 +287,7 @@ def test_what_a_kernel_sees(hostile):
     assert view["caps"] == 0
     if sandbox.privileged():
         assert view["uid"] >= sandbox.UID_BASE
-    assert max(view["pids"]) < 50 and 1 in view["pids"]  # its own PID namespace
+    assert 1 in view["pids"] and len(view["pids"]) <= 3  # the zygote, itself: nothing else
     assert set(view["root"]) <= {"usr", "bin", "lib", "lib64", "lib32", "sbin", "etc", "tmp"} | {
         "proc", "dev", "sys", "work", "root", "opt", "home", "nix",
     }  # fmt: skip
@@ -331,8 +337,10 @@ def test_required_refuses_where_bwrap_cannot_run(tmp_path):
     assert "/nonexistent" in res.stderr  # says why
 
 
-def test_auto_grades_unsandboxed_and_says_so_once(tmp_path):
-    root = make_course(tmp_path)
+def test_auto_grades_unsandboxed_and_says_so_once(hostile, tmp_path):
+    root = tmp_path / "course"  # the hostile batch's released course, nothing handed in
+    skip = shutil.ignore_patterns("submitted", "autograded", "feedback", ".grading", "grades*")
+    shutil.copytree(hostile["root"], root, ignore=skip)
     put(root, "ana", answered(root))
     res = _cli(root, "--sandbox", "auto", "--jobs", "1", env_extra={sandbox.BWRAP_ENV: ""})
     assert res.returncode == 0, res.stderr
@@ -349,9 +357,12 @@ def test_make_grade_passes_the_sandbox_mode():
     )
     assert res.returncode == 0, res.stderr
     assert "--sandbox required" in res.stdout
-    assert "--sandbox auto" in subprocess.run(
-        ["make", "-n", "-C", str(REPO), "grade"], capture_output=True, text=True
-    ).stdout
+    assert (
+        "--sandbox auto"
+        in subprocess.run(
+            ["make", "-n", "-C", str(REPO), "grade"], capture_output=True, text=True
+        ).stdout
+    )
 
 
 def test_resolve_rejects_unknown_modes():

@@ -12,7 +12,8 @@ try:
         started += 1
 finally:
     got = started if started >= 10_000 else []
-    print("ATTACK", json.dumps({"attack": "fork_bomb", "got": got, "started": started}))
+    line = {"attack": "fork_bomb", "got": got, "started": started, "uid": os.getuid()}
+    print("ATTACK", json.dumps(line))
 
 
 def batch_mean(x):
