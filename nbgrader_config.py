@@ -58,3 +58,9 @@ c.OverwriteCells.add_missing_cells = True
 # Any stderr output zeroes a test cell; a harmless warning must not cost points.
 c.IgnorePattern.enabled = True
 c.IgnorePattern.pattern = r"\w*Warning: "
+
+# `nbgrader validate` (the command line) cuts every line it prints at `Validator.width`
+# characters (90 by default), which would cut the checks' messages mid-sentence. 300 is more
+# than the longest line a check prints (tests/test_grading.py runs validate to make sure);
+# JupyterLab's Validate button is not affected (it reads nbgrader's JSON, never cut).
+c.Validator.width = 300

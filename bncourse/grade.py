@@ -42,11 +42,14 @@ from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass, field
 from pathlib import Path
 
-# Bump when a change to the grader can change results: it invalidates the cache.
-GRADER_VERSION = "2"
+from .config import DB_ENV, ConfigError, course_dir, load_config
+
+__all__ = ["DB_ENV", "GradeReport", "GradingError", "Row", "grade", "load_config", "main"]
+
+# Bump when a change to the grader can change results that its source hash would not show.
+GRADER_VERSION = "3"
 STATUSES = ("graded", "partly graded", "not gradable", "grader error")
 CSV_COLUMNS = ("student", "assignment", "status", "score", "max_score", "reason")
-DB_ENV = "BN_COURSE_DB_URL"
 
 
 class GradingError(RuntimeError):
@@ -76,6 +79,9 @@ class GradeReport:
     jobs: int = 1
     seconds: float = 0.0
     executed: int = 0  # submissions graded by running them (not from the cache)
+    all_rows: list[Row] = field(default_factory=list)  # grades.csv after this run (merged)
+    message: str = ""  # what the instructor must know about this run (printed by main)
+    class_report: Path | None = None
 
     def row(self, student: str, assignment: str | None = None) -> Row:
         for r in self.rows:
@@ -87,42 +93,11 @@ class GradeReport:
 # --- configuration ----------------------------------------------------------------------
 
 
-def load_config(root: Path, db_url: str | None = None):
-    """nbgrader config of the course at ``root``; ``db_url`` > $BN_COURSE_DB_URL > config."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    path = root / "nbgrader_config.py"
-    if not path.is_file():
-        raise GradingError(
-            f"no nbgrader_config.py in {root}: run this from the course root (or pass --root)"
-        )
-    cfg = Config()
-    try:
-        cfg.merge(PyFileConfigLoader(path.name, path=str(root)).load_config())
-    except Exception as e:  # noqa: BLE001
-        raise GradingError(f"{path} could not be loaded: {type(e).__name__}: {e}") from None
-    cfg.CourseDirectory.root = str(root)
-    from .grading.gradebook import normalize_url
-
-    url = db_url or os.environ.get(DB_ENV)
-    if url:
-        cfg.CourseDirectory.db_url = url
-    elif "db_url" not in cfg.CourseDirectory:
-        cfg.CourseDirectory.db_url = f"sqlite:///{root / 'gradebook.db'}"
-    cfg.CourseDirectory.db_url = normalize_url(str(cfg.CourseDirectory.db_url))
-    return cfg
-
-
 def ensure_alembic() -> None:
     """nbgrader creates gradebooks by running ``alembic``: find the one next to this Python."""
     bindir = Path(sys.executable).parent
     if shutil.which("alembic") is None and (bindir / "alembic").exists():
         os.environ["PATH"] = f"{bindir}{os.pathsep}{os.environ.get('PATH', '')}"
-
-
-def _dir(cfg, key: str, default: str) -> str:
-    return str(cfg.CourseDirectory.get(key, default))
 
 
 def _as_list(value) -> list[str] | None:
@@ -150,6 +125,99 @@ def discover(root: Path, submitted: str, assignment: str | None, students) -> li
             if adir.is_dir() and (assignment is None or adir.name == assignment):
                 found.append((sdir.name, adir.name, adir))
     return found
+
+
+def assignments(root: Path, cfg) -> list[str]:
+    """The course's assignments: folders with a notebook in the release or source folder."""
+    names = set()
+    for key, default in (("release_directory", "release"), ("source_directory", "source")):
+        base = root / course_dir(cfg, key, default)
+        if base.is_dir():
+            names |= {d.name for d in base.iterdir() if d.is_dir() and any(d.glob("*.ipynb"))}
+    return sorted(names)
+
+
+def _listing(names: list[str], most: int = 40) -> str:
+    if not names:
+        return "none"
+    shown = ", ".join(repr(n) for n in names[:most])
+    return shown + (f" and {len(names) - most} more" if len(names) > most else "")
+
+
+def check_names(root: Path, cfg, assignment: str | None, students) -> None:
+    """A student id or assignment name asked for that matches nothing is an error that says
+    what exists (a typo must not grade nothing and exit 0)."""
+    if assignment is not None:
+        known = assignments(root, cfg)
+        if assignment not in known:
+            raise GradingError(
+                f"there is no assignment {assignment!r} (nothing in "
+                f"{course_dir(cfg, 'release_directory', 'release')}/ or "
+                f"{course_dir(cfg, 'source_directory', 'source')}/); the assignments are: "
+                + _listing(known)
+            )
+    wanted = _as_list(students)
+    if wanted:
+        base = root / course_dir(cfg, "submitted_directory", "submitted")
+        have = sorted(d.name for d in (base.iterdir() if base.is_dir() else ()) if d.is_dir())
+        unknown = [s for s in wanted if s not in have]
+        if unknown:
+            raise GradingError(
+                f"no submission folder under {base} for {_listing(unknown)}; the students "
+                f"there are: {_listing(have)}"
+            )
+
+
+_HERE = Path(__file__).resolve().parent
+# What outside the course folder can change a grade, hashed into the cache key: the grader's
+# own code and the checks (every .py file below these folders, whatever files appear there).
+SOURCE_TREES = {
+    "bncourse/grade.py": _HERE / "grade.py",
+    "bncourse/config.py": _HERE / "config.py",
+    "bncourse/grading": _HERE / "grading",
+    "bncourse/checks": _HERE / "checks",
+}
+RUNTIME_DISTS = ("numpy", "nbgrader", "nbclient", "nbconvert", "ipykernel", "torch")
+
+
+def hashed_sources(others: frozenset[str] = frozenset()) -> list[tuple[str, Path]]:
+    """``(label, file)`` for every source file in the cache key: :data:`SOURCE_TREES` and
+    ``bnref``'s package (located, not imported). Files named after one of ``others`` (the
+    course's other assignments, e.g. ``checks/bn04_placement.py``) are left out: a new
+    assignment's checks do not regrade the rest."""
+    import importlib.util
+
+    trees = dict(SOURCE_TREES)
+    spec = importlib.util.find_spec("bnref")
+    for loc in (spec.submodule_search_locations or []) if spec else []:
+        trees["bnref"] = Path(loc)
+    files = []
+    for label, tree in trees.items():
+        if tree.is_file():
+            files.append((label, tree))
+        elif tree.is_dir():
+            files += [
+                (f"{label}/{p.relative_to(tree).as_posix()}", p)
+                for p in tree.rglob("*.py")
+                if p.stem not in others
+            ]
+    return sorted(files)
+
+
+def code_hash(others: frozenset[str] = frozenset()) -> str:
+    """Digest of what outside the course folder can change a grade: :func:`hashed_sources`,
+    and the versions of Python and of the packages that run and score notebooks."""
+    import importlib.metadata
+
+    h = hashlib.sha256(f"{GRADER_VERSION}\0{sys.version}".encode())
+    for label, path in hashed_sources(others):
+        h.update(label.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    for dist in RUNTIME_DISTS:
+        try:
+            h.update(f"{dist}=={importlib.metadata.version(dist)}".encode())
+        except importlib.metadata.PackageNotFoundError:
+            pass
+    return h.hexdigest()
 
 
 def folder_hash(folder: Path) -> str:
@@ -264,6 +332,50 @@ def _csv_cell(value) -> str:
     return text
 
 
+def _csv_uncell(text: str) -> str:
+    if text[:1] == "'" and text[1:2] in ("=", "+", "-", "@", "\t", "\r", "\n"):
+        return text[1:]
+    return text
+
+
+def read_csv(path: Path) -> list[Row]:
+    """The rows of an existing ``grades.csv`` (none when there is no file). Raises
+    GradingError for a file this grader did not write: it is never overwritten."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as e:
+        raise GradingError(f"{path} cannot be read ({e}); move it away to grade") from None
+    lines = list(csv.reader(io.StringIO(text, newline="")))
+    if not lines:
+        return []
+    if tuple(lines[0]) != CSV_COLUMNS:
+        raise GradingError(
+            f"{path} does not have the columns {', '.join(CSV_COLUMNS)}: it was not written by "
+            "this grader (or was edited); move it away to grade"
+        )
+    rows = []
+    for n, cells in enumerate(lines[1:], start=2):
+        if not cells:
+            continue
+        try:
+            s, a, status, score, max_score, reason = (_csv_uncell(c) for c in cells)
+            rows.append(Row(s, a, status, float(score), float(max_score), reason))
+        except ValueError:
+            raise GradingError(
+                f"{path}, line {n}, is damaged; move the file away to grade"
+            ) from None
+    return rows
+
+
+def merge_rows(old: list[Row], new: list[Row]) -> list[Row]:
+    """``old`` with every (student, assignment) graded in ``new`` replaced, sorted."""
+    merged = {(r.student, r.assignment): r for r in old}
+    merged.update({(r.student, r.assignment): r for r in new})
+    return sorted(merged.values(), key=lambda r: (r.assignment, r.student))
+
+
 def write_csv(path: Path, rows: list[Row]) -> None:
     buf = io.StringIO()
     w = csv.writer(buf, quoting=csv.QUOTE_MINIMAL, lineterminator="\n")
@@ -294,25 +406,60 @@ def _limits(cfg, timeout, memory_limit):
     return lim
 
 
+def _register(root: Path, gb, name: str, url: str, has_source: bool, info) -> dict | None:
+    """The assignment's gradebook entries, put there from ``solutions/`` first when the
+    gradebook lacks them or was given an older source (so a fresh clone grades without
+    ``make exercises``, and a test fixed in ``solutions/`` is what grades)."""
+    from . import release
+    from .grading import gradebook as gbmod
+
+    if not has_source or (info is not None and release.registered(root, name, url)):
+        return info
+    gb.db.rollback()  # no read transaction open while another connection writes
+    try:
+        problems = release.register(root, name, url)
+    except release.ReleaseError as e:
+        raise GradingError(f"could not put {name!r} into the gradebook: {e}") from None
+    if problems:
+        raise GradingError(
+            f"the release of {name!r} is not what its source generates (the release was edited "
+            "by hand, or the source changed since it was released): run `make exercises`, "
+            "commit, then grade again.\n" + "\n".join(problems)[:2000]
+        )
+    gb.db.rollback()
+    return gbmod.assignment_info(gb, name)
+
+
 def _specs(root, cfg, gb, names, run_dir, explicit):
-    """Per released assignment: the worker spec, its release hash, why it cannot be graded,
+    """Per released assignment: the worker spec, its cache hash, why it cannot be graded,
     and the gradebook entries to export for the workers. Raises GradingError."""
+    from . import release
     from .grading import gradebook as gbmod
     from .grading import integrity
     from .grading.tasks import Spec
 
-    release_dir = root / _dir(cfg, "release_directory", "release")
+    release_dir = root / course_dir(cfg, "release_directory", "release")
+    source_dir = root / course_dir(cfg, "source_directory", "source")
+    url = str(cfg.CourseDirectory.db_url)
+    course = frozenset(assignments(root, cfg))
     specs, hashes, problems, exports = {}, {}, {}, {}
     for name in names:
         folder = release_dir / name
         notebooks = sorted(folder.glob("*.ipynb")) if folder.is_dir() else []
+        has_source = (source_dir / name).is_dir() and any((source_dir / name).glob("*.ipynb"))
         info = gbmod.assignment_info(gb, name)
+        if notebooks:
+            info = _register(root, gb, name, url, has_source, info)
         if not notebooks or info is None:
-            why = (
-                f"assignment {name!r} is not released: "
-                + (f"no notebooks in {folder}" if not notebooks else "it is not in the gradebook")
-                + " (run `make exercises` first)"
-            )
+            if not notebooks:
+                why = f"there is no assignment {name!r} (no notebook in {folder})"
+                if has_source:
+                    why = f"assignment {name!r} is not released: run `make exercises`, commit"
+                why += "; the released assignments are: " + _listing(
+                    [a for a in assignments(root, cfg) if any((release_dir / a).glob("*.ipynb"))]
+                )
+            else:
+                why = f"assignment {name!r} is neither in the gradebook nor in {source_dir}"
             if explicit:
                 raise GradingError(why)
             problems[name] = why
@@ -326,8 +473,8 @@ def _specs(root, cfg, gb, names, run_dir, explicit):
             rel = p.relative_to(folder)
             if p.is_file() and p.suffix != ".ipynb" and ".ipynb_checkpoints" not in rel.parts:
                 files[rel.as_posix()] = str(p)
-        url = f"sqlite:///{Path(run_dir) / f'template-{len(specs)}.db'}"
-        exports[name] = (info, url)  # written once workers are starting (see grade)
+        db = f"sqlite:///{Path(run_dir) / f'template-{len(specs)}.db'}"
+        exports[name] = (info, db)  # written once workers are starting (see grade)
         tests = [
             src
             for nb in info["notebooks"].values()
@@ -336,9 +483,13 @@ def _specs(root, cfg, gb, names, run_dir, explicit):
         ]
         watch = list(integrity.WATCH_DEFAULT)
         watch += [m for m in integrity.imported_modules(tests) if m not in watch]
-        specs[name] = Spec(name, releases, files, url, watch)
-        h = hashlib.sha256(GRADER_VERSION.encode())
+        specs[name] = Spec(name, releases, files, db, watch)
+        # The cache key: everything that can change a grade. The tests as the gradebook holds
+        # them (hidden ones included) and as solutions/ has them, the release, the grader, the
+        # checks and bnref (code_hash).
+        h = hashlib.sha256(code_hash(course - {name}).encode())
         h.update(gbmod.info_hash(info).encode())
+        h.update(release.source_hash(root, name).encode())
         for key in sorted(releases):
             h.update(key.encode() + releases[key].encode())
         for key in sorted(files):
@@ -413,8 +564,8 @@ def _failed(task, spec, exc) -> dict:
 
 def _write_outputs(root: Path, cfg, result: dict, spec, row: Row) -> None:
     s, a = result["student"], result["assignment"]
-    ag = root / _dir(cfg, "autograded_directory", "autograded") / s / a
-    fb = root / _dir(cfg, "feedback_directory", "feedback") / s / a
+    ag = root / course_dir(cfg, "autograded_directory", "autograded") / s / a
+    fb = root / course_dir(cfg, "feedback_directory", "feedback") / s / a
     for d in (ag, fb):
         if d.exists():
             shutil.rmtree(d)
@@ -520,7 +671,10 @@ def grade(
     quiet()
     ensure_alembic()
     root = Path(root).resolve()
-    cfg = load_config(root, db_url)
+    try:
+        cfg = load_config(root, db_url)
+    except ConfigError as e:
+        raise GradingError(str(e)) from None
     url = str(cfg.CourseDirectory.db_url)
     course_id = cfg.CourseDirectory.get("course_id")
     cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
@@ -534,11 +688,17 @@ def grade(
         raise GradingError(str(e)) from None
     if not limits.sandbox and sandbox == "auto":
         print(f"warning: {how}", file=sys.stderr, flush=True)
-    submitted = _dir(cfg, "submitted_directory", "submitted")
+    submitted = course_dir(cfg, "submitted_directory", "submitted")
+    old_rows = read_csv(root / "grades.csv")  # refuse a foreign file before any work
+    check_names(root, cfg, assignment, students)
     found = discover(root, submitted, assignment, students)
     if not found and not assignment:  # nothing handed in: no gradebook to open or create
-        report = GradeReport(root=root, jobs=jobs)
-        write_csv(root / "grades.csv", report.rows)
+        report = GradeReport(root=root, jobs=jobs, all_rows=old_rows)
+        report.message = f"nothing handed in: no submission folder under {root / submitted}"
+        if (root / "grades.csv").exists():
+            report.message += "; grades.csv left as it was"
+        else:
+            write_csv(root / "grades.csv", [])
         report.seconds = time.perf_counter() - t0
         return report
     fhashes = {(s, a): folder_hash(f) for s, a, f in found}
@@ -558,6 +718,7 @@ def _grade(root, cfg, url, course_id, assignment, found, fhashes, limits, jobs, 
     from .grading import gradebook as gbmod
     from .grading.tasks import Task
 
+    submitted = course_dir(cfg, "submitted_directory", "submitted")
     try:
         gb = gbmod.open_gradebook(url, course_id)
     except RuntimeError as e:
@@ -613,9 +774,36 @@ def _grade(root, cfg, url, course_id, assignment, found, fhashes, limits, jobs, 
         gb.close()
         shutil.rmtree(run_dir, ignore_errors=True)
     report.rows.sort(key=lambda r: (r.assignment, r.student))
-    write_csv(root / "grades.csv", report.rows)
+    old_rows = read_csv(root / "grades.csv")  # again: another grader may have written since
+    report.all_rows = merge_rows(old_rows, report.rows)
+    write_csv(root / "grades.csv", report.all_rows)
+    if not report.rows:
+        report.message = f"no submission of {assignment!r} under {root / submitted}"
+    kept = [
+        f"{r.student}/{r.assignment}"
+        for r in report.all_rows
+        if not (root / submitted / r.student / r.assignment).is_dir()
+    ]
+    if kept:
+        report.message = (
+            f"grades.csv keeps {len(kept)} earlier row(s) whose submission folder is gone: "
+            + _listing(kept, 10)
+        )
+    _class_report(root, cfg, report)
     report.seconds = time.perf_counter() - t0
     return report
+
+
+def _class_report(root: Path, cfg, report: GradeReport) -> None:
+    """``class_report.html`` beside grades.csv, from every row of it (never fatal)."""
+    from . import report as class_report
+
+    try:
+        report.class_report = class_report.write(root, cfg, report.all_rows)
+    except Exception as e:  # noqa: BLE001 - the grades are written; the summary page is extra
+        report.message = (report.message + "; " if report.message else "") + (
+            f"the class report could not be written: {type(e).__name__}: {e}"
+        )
 
 
 def _late_plugin(cfg):
@@ -722,11 +910,17 @@ def main(argv=None) -> int:
         return 2
     counts = {s: sum(r.status == s for r in report.rows) for s in STATUSES}
     summary = ", ".join(f"{n} {s}" for s, n in counts.items() if n) or "no submissions found"
+    cached = sum(r.cached for r in report.rows)
+    wrote = f"grades.csv has {len(report.all_rows)} row(s)"
+    if report.class_report is not None:
+        wrote += f"; class report: {report.class_report}"
     print(
-        f"{len(report.rows)} submission(s): {summary}. Ran {report.executed}, "
-        f"{len(report.rows) - report.executed} unchanged since the last run "
-        f"({report.seconds:.1f} s, {report.jobs} worker(s)). Wrote {report.root / 'grades.csv'}."
+        f"{len(report.rows)} submission(s): {summary}. Ran {report.executed}, {cached} "
+        f"unchanged since the last run ({report.seconds:.1f} s, {report.jobs} worker(s)). "
+        f"{report.root / 'grades.csv'}: {wrote}."
     )
+    if report.message:
+        print(f"note: {report.message}", file=sys.stderr)
     if counts["grader error"]:
         print(
             f"warning: the grader itself failed on {counts['grader error']} submission(s); "

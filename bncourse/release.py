@@ -17,10 +17,14 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import hashlib
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
+
+from .config import ConfigError, load_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -29,25 +33,7 @@ class ReleaseError(RuntimeError):
     """nbgrader could not generate an assignment (the message holds its error)."""
 
 
-def load_config(root: Path, **overrides):
-    """The course's nbgrader configuration, read from ``root/nbgrader_config.py``.
-
-    ``overrides`` are ``"Section.name": value`` pairs applied on top, for example
-    ``{"CourseDirectory.release_directory": "/tmp/x"}``.
-    """
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    path = Path(root) / "nbgrader_config.py"
-    if not path.is_file():
-        raise ReleaseError(f"no nbgrader_config.py in {root}: this is not a course root")
-    cfg = Config()
-    cfg.merge(PyFileConfigLoader(path.name, path=str(path.parent)).load_config())
-    cfg.CourseDirectory.root = str(Path(root).resolve())
-    for key, value in overrides.items():
-        section, name = key.split(".")
-        cfg[section][name] = value
-    return cfg
+REGISTERED = Path(".grading") / "registered.json"
 
 
 def assignments(root: Path = ROOT) -> list[str]:
@@ -68,24 +54,35 @@ def canonical(path: Path) -> None:
         path.write_text(text, encoding="utf-8")
 
 
-def generate(root: Path, assignment: str, release_dir: Path | None = None) -> Path:
+def generate(
+    root: Path,
+    assignment: str,
+    release_dir: Path | None = None,
+    *,
+    db: bool | None = None,
+    db_url: str | None = None,
+) -> Path:
     """Run ``generate_assignment`` for one assignment; return the folder it wrote.
 
-    With ``release_dir`` the release goes there and the gradebook is left alone
-    (``--no-db``); without it, into ``root/exercises/<assignment>``, updating the
-    gradebook.
+    Without ``release_dir`` the release goes into ``root/exercises/<assignment>``; with it,
+    there. ``db`` (default: only without ``release_dir``) also writes the assignment's cells,
+    hidden tests included, into the gradebook (``db_url``, default as
+    :func:`bncourse.config.load_config` settles it), which is what grading reads.
     """
     from nbgrader.apps import NbGraderAPI
 
     root = Path(root).resolve()
+    db = release_dir is None if db is None else db
     overrides = {}
     if release_dir is not None:
-        overrides = {
-            "CourseDirectory.release_directory": str(Path(release_dir).resolve()),
-            "GenerateAssignment.no_database": True,
-            "SaveCells.enabled": False,
-        }
-    cfg = load_config(root, **overrides)
+        overrides["CourseDirectory.release_directory"] = str(Path(release_dir).resolve())
+    if not db:
+        overrides["GenerateAssignment.no_database"] = True
+        overrides["SaveCells.enabled"] = False
+    try:
+        cfg = load_config(root, db_url, **overrides)
+    except ConfigError as e:
+        raise ReleaseError(str(e)) from None
     api = NbGraderAPI(config=cfg)
     result = api.generate_assignment(assignment, force=True)
     if not result["success"]:
@@ -96,7 +93,62 @@ def generate(root: Path, assignment: str, release_dir: Path | None = None) -> Pa
     out = Path(api.coursedir.format_path(api.coursedir.release_directory, ".", assignment))
     for nb in sorted(out.rglob("*.ipynb")):
         canonical(nb)
+    if db:
+        _remember(root, assignment, str(cfg.CourseDirectory.db_url), source_hash(root, assignment))
     return out.resolve()
+
+
+# --- which gradebook holds which version of an assignment's source ------------------------
+
+
+def source_hash(root: Path, assignment: str) -> str:
+    """Digest of ``solutions/<assignment>/`` (names and bytes): the tests, hidden ones included."""
+    folder = Path(root) / "solutions" / assignment
+    h = hashlib.sha256()
+    for rel, path in _files(folder).items() if folder.is_dir() else ():
+        if "__pycache__" not in Path(rel).parts:
+            h.update(rel.encode() + b"\0" + hashlib.sha256(path.read_bytes()).digest())
+    return h.hexdigest()
+
+
+def _records(root: Path) -> dict:
+    try:
+        return json.loads((Path(root) / REGISTERED).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+
+
+def _remember(root: Path, assignment: str, db_url: str, digest: str) -> None:
+    from .grading.gradebook import safe_url
+
+    path = Path(root) / REGISTERED
+    records = _records(root)
+    records[assignment] = {"db": safe_url(db_url), "source": digest}
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(records, indent=1, sort_keys=True), encoding="utf-8")
+        os.replace(tmp, path)
+    except OSError:  # a read-only course: grading registers again next time, nothing worse
+        pass
+
+
+def registered(root: Path, assignment: str, db_url: str) -> bool:
+    """True when the gradebook at ``db_url`` was last given the current ``solutions/`` source."""
+    from .grading.gradebook import safe_url
+
+    rec = _records(root).get(assignment) or {}
+    return rec.get("db") == safe_url(db_url) and rec.get("source") == source_hash(root, assignment)
+
+
+def register(root: Path, assignment: str, db_url: str | None = None) -> list[str]:
+    """Give the gradebook ``assignment``'s cells from ``solutions/`` without touching
+    ``exercises/``: generate into a temporary folder (writing the gradebook), then compare with
+    the committed release. Returns the differences (empty when the release is current)."""
+    root = Path(root).resolve()
+    with tempfile.TemporaryDirectory(prefix="bn-register-") as tmp:
+        fresh = generate(root, assignment, release_dir=Path(tmp), db=True, db_url=db_url)
+        return compare(fresh, root / "exercises" / assignment)
 
 
 def release(root: Path = ROOT, names: list[str] | None = None) -> list[Path]:

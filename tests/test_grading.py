@@ -63,6 +63,8 @@ TEST_VAR = (
     "x = rng.normal(size=(5, 2))\n"
     "ok = np.allclose(batch_var(x), x.var(axis=0))\n"
     'print("variance ok" if ok else "your variance divides by N-1; batch statistics use N")\n'
+    "if not ok:  # what bncourse.checks print while autograding, for the class report\n"
+    '    print(\'bncourse\' + \'-check: {"check": "var", "mistakes": ["unbiased_variance"]}\')\n'
     "score = 1.0 * ok\n"
     "### BEGIN HIDDEN TESTS\n"
     "score += 1.0 * np.allclose(batch_var(x[:2]), x[:2].var(axis=0))  # hidden-two-rows\n"
@@ -70,6 +72,9 @@ TEST_VAR = (
     "float(min(max(score, 0), 2))"
 )
 HIDDEN = ["hidden-mean-check", "hidden-two-rows", "x[:2].var(axis=0)"]
+MATH = (
+    r"The batch variance is $\sigma^2 = \frac{1}{N}\sum_i (x_i - \mu)^2$, and $$\hat x = x - \mu.$$"
+)
 
 
 def _cell(kind, source, **nbg):
@@ -104,7 +109,9 @@ def make_course(root: Path) -> Path:
         _cell("code", "import numpy as np", grade_id="setup", locked=True),
         _cell("code", "def batch_mean(x):\n" + sol.format("mean"), grade_id="mean", solution=True),
         _cell("code", TEST_MEAN, grade_id="test_mean", grade=True, locked=True, points=1),
-        _cell("markdown", "## Part B: variance (2 points)", grade_id="part_b", locked=True),
+        _cell(
+            "markdown", "## Part B: variance (2 points)\n" + MATH, grade_id="part_b", locked=True
+        ),
         _cell("code", "def batch_var(x):\n" + sol.format("var"), grade_id="var", solution=True),
         _cell("code", TEST_VAR, grade_id="test_var", grade=True, locked=True, points=2),
     ]
@@ -188,13 +195,14 @@ EXPECTED = {
     "warning": ("graded", 3, "all tests ran"),
     "wrong_kernel": ("graded", 3, "kernel replaced"),
     "no_kernelspec": ("graded", 3, "kernel replaced"),
-    "uses_bnref": ("partly graded", 2, "bnref used"),
+    "uses_bnref": ("graded", 3, "all tests ran"),  # importing is no evidence (issue 10)
     "monkeypatch": ("partly graded", 0, "tests tampered with"),
     "sneaky_patch": ("partly graded", 0, "tests tampered with"),
     "probe": ("graded", 3, "all tests ran"),
     "changing": ("graded", 0, "not attempted"),
     "symlinked": ("not gradable", 0, "not handed in"),
     "bad_timestamp": ("graded", 3, "all tests ran"),
+    "deep_error": ("graded", 3, "all tests ran"),
 }
 for _sid, _kind in WEIRD.items():
     EXPECTED[_sid] = EXPECTED[_kind]
@@ -285,6 +293,8 @@ def write_batch(root: Path) -> None:
     put(root, "changing", release(root))
     link = put(root, "symlinked")  # a link to the instructor's solution is not a submission
     (link / f"{NB}.ipynb").symlink_to(root / "solutions" / A / f"{NB}.ipynb")
+    deep = MEAN_OK + "\nimport numpy.linalg\nnp.linalg.inv(np.zeros((2, 3)))"  # error from numpy
+    put(root, "deep_error", answered(root, mean=deep))
     stamped = put(root, "bad_timestamp", ok)
     (stamped / "timestamp.txt").write_text("the day before yesterday\n")
     for sid, kind in WEIRD.items():
@@ -409,7 +419,7 @@ def log(root: Path, student: str) -> str:
         ("flood", "the rest of its output was cut"),
         ("warning", "Warnings printed while these tests ran were ignored"),
         ("wrong_kernel", "'julia-1.9'"),
-        ("uses_bnref", "course's reference implementation"),
+        ("uses_bnref", "Graded normally"),
         ("monkeypatch", "np.testing.assert_allclose"),
         ("sneaky_patch", "numpy.testing.assert_allclose"),
         ("blank", "No answer cell was changed"),
@@ -453,6 +463,45 @@ def test_no_solution_reaches_a_learner_who_did_not_write_it(batch):
     for text in (release, blank):
         assert "return x.mean(axis=0)" not in text
         assert "return x.var(axis=0)" not in text
+
+
+def page(root: Path, student: str) -> str:
+    return (root / "feedback" / student / A / f"{NB}.html").read_text(encoding="utf-8")
+
+
+def test_feedback_renders_math_offline(batch):
+    root, _, _ = batch
+    html = page(root, "partial")
+    assert html.count("<math") == 2  # one inline, one display formula, as MathML
+    assert 'display="block"' in html
+    assert "\\frac" not in feedback.page_text(html) and "$" not in feedback.page_text(html)
+    assert "mathjax" not in html.lower()  # nothing to fetch when the page is read
+    assert "<script src" not in html and "<link" not in html
+
+
+def test_feedback_names_each_test_by_its_claim(batch):
+    root, _, _ = batch
+    html = page(root, "partial")
+    assert "Test cell" not in html and "Grade cell:" not in html
+    assert '<a href="#test_mean">batch_mean matches numpy.</a>' in html
+    assert "Test: batch_var divides by N." in html
+
+
+def test_feedback_shows_no_machine_paths(batch):
+    root, _, _ = batch
+    html = page(root, "deep_error")
+    assert "LinAlgError" in html  # the learner still sees what went wrong, and where
+    assert "numpy/linalg/_linalg.py" in feedback.page_text(html)
+    text = feedback.page_text(html)
+    for machine in (str(root), sys.prefix, tempfile.gettempdir() + "/", str(REPO), "site-packages"):
+        assert machine not in text, machine
+
+
+def test_feedback_hides_the_check_records(batch):
+    root, _, _ = batch
+    assert "bncourse-check" not in page(root, "partial")
+    graded = by_gid(autograded(root, "partial"), "test_var")
+    assert "bncourse-check" in outputs_text(graded)  # the instructor's copy keeps them
 
 
 def test_infinite_loop_gets_time_limit_then_rest_graded(batch):
@@ -511,22 +560,47 @@ def test_kernel_is_sandboxed(batch):
 
 def test_integrity_refusals_are_marked_in_the_notebook(batch):
     root, _, _ = batch
-    for student in ("uses_bnref", "monkeypatch", "sneaky_patch"):
+    for student in ("monkeypatch", "sneaky_patch"):
         text = outputs_text(by_gid(autograded(root, student), "test_mean"))
         assert "GradingRefused" in text, student
 
 
+# --- what the class got wrong ---------------------------------------------------------
+
+
+def test_class_report_beside_grades_csv(batch):
+    from bncourse import report
+
+    root, rep, _ = batch
+    html = (root / "class_report.html").read_text(encoding="utf-8")
+    assert "<script" not in html and "<link" not in html and "<img" not in html
+    assert "http" not in html.replace('xmlns="http://www.w3.org/2000/svg"', "")  # offline
+    assert html.count("<svg") == 2  # score histogram, bar chart of named mistakes
+    data = report.collect(root, G.load_config(root), G.read_csv(root / "grades.csv"))[A]
+    assert data["n"] == len(rep.rows) and len(data["fractions"]) == len(rep.rows)
+    gradable = [r for r in rep.rows if r.status in ("graded", "partly graded")]
+    tests = {t["grade_id"]: t for t in data["tests"]}
+    assert list(tests) == ["test_mean", "test_var"]  # in the notebook's order
+    assert tests["test_var"]["claim"] == "batch_var divides by N."
+    for t in tests.values():
+        assert t["n"] == len(gradable) == t["passed"] + t["partial"] + t["zero"]
+    # 'partial' (ddof=1) is the one submission whose check reported the named mistake
+    assert data["mistakes"] == [{"key": "unbiased_variance", "students": 1, "tests": ["test_var"]}]
+    assert "unbiased variance" in html and f"1 / {len(gradable)}" in html
+
+
 # --- the static integrity scan, on its own --------------------------------------------
 
-PROTECTED = {"np": "numpy", "checks": "bnref.checks", "check_forward": "bnref.checks.check_forward"}
+CHECKS = "bncourse.checks.bn03_mechanics"
+PROTECTED = {"np": "numpy", "checks": CHECKS, "check_forward": f"{CHECKS}.check_forward"}
 
 
 @pytest.mark.parametrize(
     ("source", "kind"),
     [
-        ("import bnref", "reference"),
-        ("from bnref.numpy import batchnorm_forward as f", "reference"),
-        ("f = __import__('bnref.numpy')", "reference tamper"),
+        ("import bnref", None),  # an import is no evidence: only calls to what is forbidden
+        ("from bnref.numpy import batchnorm_forward as f", None),
+        ("f = __import__('bnref.numpy')", "tamper"),
         ("np.testing.assert_allclose = lambda *a, **k: None", "tamper"),
         ("checks.check_forward = print", "tamper"),
         ("def check_forward(*a):\n    return 2", "tamper"),
@@ -576,11 +650,24 @@ def test_cli_exits_0_when_nothing_was_handed_in(tmp_path):
     assert not (tmp_path / "gradebook.db").exists()  # nothing to grade: nothing created
 
 
-def test_cli_exits_2_for_unreleased_assignment(batch):
+def test_cli_exits_2_for_unknown_assignment_and_lists_the_assignments(batch):
     root, _, _ = batch
+    before = (root / "grades.csv").read_bytes()
     res = cli("--root", str(root), "--assignment", "no_such_assignment")
     assert res.returncode == 2
-    assert "not released" in res.stderr
+    assert "no assignment 'no_such_assignment'" in res.stderr
+    assert "the assignments are: 'tiny'" in res.stderr
+    assert "make exercises" not in res.stderr
+    assert (root / "grades.csv").read_bytes() == before
+
+
+def test_cli_exits_2_for_unknown_student_and_lists_the_students(batch):
+    root, _, _ = batch
+    before = (root / "grades.csv").read_bytes()
+    res = cli("--root", str(root), "--students", "correct,corect")
+    assert res.returncode == 2
+    assert "'corect'" in res.stderr and "'correct'" in res.stderr  # the typo, and who exists
+    assert (root / "grades.csv").read_bytes() == before  # never rewritten header-only
 
 
 def test_cli_exits_2_when_gradebook_unreachable(batch):
@@ -590,20 +677,57 @@ def test_cli_exits_2_when_gradebook_unreachable(batch):
     assert "cannot open the gradebook" in res.stderr
 
 
-def test_cli_exits_0_with_ungradable_submissions(batch):
-    root, _, _ = batch
+def test_cli_exits_0_with_ungradable_submissions_and_merges_grades_csv(batch):
+    root, report, _ = batch
+    everyone = {r["student"]: r for r in read_csv(root)}
+    assert len(everyone) == len(report.rows)
     picked = "invalid_json,empty_folder,correct"
     res = cli(
         "--root", str(root), "--students", picked, "--timeout", str(TIMEOUT), "--memory-gb", "1.5"
     )
     assert res.returncode == 0, res.stderr
     assert "Ran 0," in res.stdout  # same settings as the batch: everything came from the cache
-    rows = read_csv(root)
-    assert {r["student"]: r["status"] for r in rows} == {
-        "correct": "graded",
-        "empty_folder": "not gradable",
-        "invalid_json": "not gradable",
-    }
+    rows = {r["student"]: r for r in read_csv(root)}
+    assert rows == everyone  # the three rows were replaced by the same grades; the rest kept
+    assert {rows[s]["status"] for s in ("invalid_json", "empty_folder")} == {"not gradable"}
+    res = cli("--root", str(root), "--assignment", A, "--students", "partial", "--timeout",
+              str(TIMEOUT), "--memory-gb", "1.5")  # fmt: skip
+    assert res.returncode == 0, res.stderr
+    assert {r["student"]: r for r in read_csv(root)} == everyone
+
+
+def test_nothing_handed_in_keeps_grades_csv(batch, tmp_path):
+    root, _, _ = batch
+    shutil.copy(root / "nbgrader_config.py", tmp_path)
+    shutil.copy(root / "grades.csv", tmp_path)
+    (tmp_path / "submitted").mkdir()
+    res = cli("--root", str(tmp_path))
+    assert res.returncode == 0, res.stderr
+    assert "nothing handed in" in res.stderr and "left as it was" in res.stderr
+    assert (tmp_path / "grades.csv").read_bytes() == (root / "grades.csv").read_bytes()
+
+
+def test_grades_csv_merge_and_read_back():
+    rows = [
+        G.Row("=1+1", A, "graded", 3.0, 3.0, "all tests ran"),
+        G.Row("b", A, "graded", 1, 3, "x"),
+    ]
+    with tempfile.TemporaryDirectory() as d:
+        path = Path(d) / "grades.csv"
+        G.write_csv(path, rows)
+        back = G.read_csv(path)
+        assert [(r.student, r.score, r.reason) for r in back] == [
+            ("=1+1", 3.0, "all tests ran"),
+            ("b", 1.0, "x"),
+        ]
+        new = [G.Row("b", A, "graded", 2.0, 3.0, "again"), G.Row("c", "other", "graded", 0, 1, "")]
+        merged = G.merge_rows(back, new)
+        assert [(r.student, r.assignment, r.score) for r in merged] == [
+            ("c", "other", 0), ("=1+1", A, 3), ("b", A, 2)
+        ]  # fmt: skip
+        path.write_text("name,grade\nana,3\n")
+        with pytest.raises(G.GradingError, match="not written by this grader"):
+            G.read_csv(path)
 
 
 # --- idempotence and regrading (last: it changes a submission) ---------------------------
@@ -628,6 +752,78 @@ def test_rerun_is_idempotent_then_regrades_a_changed_submission(batch):
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}") as gb:
         assert len(gb.assignment_submissions(A)) == len(first.rows)
         assert gb.find_submission(A, "changing").score == 3
+
+
+# --- a fresh clone: release committed, no gradebook; the cache key covers every input ----
+
+
+def test_fresh_clone_grades_and_regrades_when_checks_or_tests_change(tmp_path, monkeypatch):
+    made = make_course(tmp_path / "made")
+    root = tmp_path / "clone"  # what `git clone` gives: config, solutions/, exercises/
+    root.mkdir()
+    shutil.copy(made / "nbgrader_config.py", root)
+    shutil.copytree(made / "solutions", root / "solutions")
+    shutil.copytree(made / "exercises", root / "exercises")
+    put(root, "ada", answered(root))
+    put(root, "bob", answered(root, var="def batch_var(x):\n    return x.var(axis=0, ddof=1)"))
+
+    def run(expect_ran, ada=3, bob=1):
+        rep = G.grade(root, jobs=2, timeout=TIMEOUT)
+        assert rep.executed == expect_ran
+        assert [(r.student, r.status, r.score) for r in rep.rows] == [
+            ("ada", "graded", ada),
+            ("bob", "graded", bob),
+        ]
+
+    run(2)  # registered in a new gradebook on its own: no `make exercises`
+    assert (root / "gradebook.db").is_file() and (root / "class_report.html").is_file()
+    run(0)
+    checks = tmp_path / "checks"  # stands for bncourse/checks/ (a check's source changes)
+    checks.mkdir()
+    (checks / "core.py").write_text("TOL = 1e-7\n")
+    monkeypatch.setitem(G.SOURCE_TREES, "bncourse/checks", checks)
+    run(2)
+    run(0)
+    (checks / "core.py").write_text("TOL = 1e-6\n")
+    run(2)
+    (checks / "bn99_new.py").write_text("")  # whatever file appears
+    run(2)
+    # a hidden test fixed in solutions/ (the release does not change): it is what grades now
+    src = root / "solutions" / A / f"{NB}.ipynb"
+    text = src.read_text(encoding="utf-8")
+    src.write_text(text.replace("x[:1]), x[0]", "x[:1]), -x[0]"), encoding="utf-8")
+    run(2, ada=2, bob=0)
+
+
+def test_cache_key_covers_the_checks_and_bnref():
+    hashed = {path.resolve() for _, path in G.hashed_sources()}
+    pkg = REPO / "bncourse"
+    wanted = [*pkg.joinpath("checks").rglob("*.py"), *REPO.joinpath("bnref").rglob("*.py")]
+    wanted += [*pkg.joinpath("grading").rglob("*.py"), pkg / "grade.py"]
+    assert wanted and not [p for p in wanted if p.resolve() not in hashed]
+
+
+def test_validate_prints_long_messages_whole(tmp_path):
+    from nbgrader.utils import compute_checksum
+
+    shutil.copy(REPO / "nbgrader_config.py", tmp_path)
+    long = "your variance divides by N-1 " * 8 + "(the end of a long message)"
+    nb = new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    src = f"import sys\nprint({long!r}, file=sys.stderr)\nassert False"
+    nb.cells = [_cell("code", src, grade_id="t", grade=True, locked=True, points=1)]
+    nb.cells[0].metadata.nbgrader["checksum"] = compute_checksum(nb.cells[0])
+    nbformat.write(nb, tmp_path / "v.ipynb")
+    res = subprocess.run(
+        [sys.executable, "-m", "nbgrader", "validate", "v.ipynb"],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert "The following cell failed" in res.stdout, res.stdout + res.stderr
+    assert long in res.stdout
 
 
 # --- the real assignment ---------------------------------------------------------------

@@ -6,19 +6,31 @@ one), its printed messages and scores, and errors raised by hidden tests are cut
 last line (``AssertionError: your variance uses N-1 ...``): the message, never the code. A
 final check searches the rendered page's text for every hidden-test line and refuses to
 publish a page that contains one.
+
+The page is also made fit to read offline: each test is named by its claim (the first line
+of its docstring) instead of nbgrader's "Test cell"; math (``$...$``, ``$$...$$``) is
+rendered to MathML when the page is written (no MathJax, nothing fetched when it is read);
+machine paths in tracebacks and messages are shortened (``numpy/linalg/_linalg.py``, not the
+grader's site-packages); and the checks' machine-readable ``bncourse-check:`` lines (read by
+the class report, :mod:`bncourse.report`) are removed.
 """
 
 from __future__ import annotations
 
+import ast
 import copy
 import html
+import json
 import re
+from pathlib import Path
 
 from nbformat import NotebookNode
 
 from .execute import is_grade
 
 _MARKERS = ("BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+# One line per check call, printed by the checks while autograding (see bncourse.report).
+CHECK_RECORD = re.compile(r"^bncourse-check: (\{.*\})[ \t]*(?:\n|$)", re.M)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)"
 
@@ -63,6 +75,124 @@ def leaked(page: str, hidden: list[str]) -> list[str]:
     return [ln for ln in hidden if ln in text or re.sub(r"\s+", "", ln) in squeezed]
 
 
+def check_records(text: str) -> list[dict]:
+    """The ``bncourse-check`` records in printed output (malformed lines are skipped)."""
+    out = []
+    for m in CHECK_RECORD.finditer(text):
+        try:
+            rec = json.loads(m.group(1))
+        except ValueError:
+            continue
+        if isinstance(rec, dict):
+            out.append(rec)
+    return out
+
+
+def claim(source: str, fallback: str) -> str:
+    """A test's claim: the first line of its docstring (else ``fallback``, its grade id)."""
+    doc = None
+    try:
+        tree = ast.parse(source)
+        doc = ast.get_docstring(tree) if tree.body else None
+    except SyntaxError:
+        m = re.match(r'\s*[rRuU]?("""|\'\'\')(.*?)(\1|$)', source, re.S)
+        doc = m.group(2) if m else None
+    lines = (doc or "").strip().splitlines()
+    return lines[0].strip() if lines else fallback
+
+
+# --- machine paths ---------------------------------------------------------------------
+
+_PATH = re.compile(r"(?<![\w.~/:-])/(?:[\w.@+~-]+/)+[\w.@+~-]+")
+_REPO = Path(__file__).resolve().parents[2]
+
+
+def short_path(path: str) -> str:
+    """A path a learner may see: inside a package, relative to site-packages or the course's
+    repository; the standard library from ``pythonX.Y/``; anything else, its file name."""
+    for marker in ("/site-packages/", "/dist-packages/"):
+        if marker in path:
+            return path.split(marker, 1)[1]
+    m = re.search(r"/lib/(python3\.\d+/.*)$", path)
+    if m:
+        return m.group(1)
+    for base in (str(_REPO),):
+        if path.startswith(base + "/"):
+            return path[len(base) + 1 :]
+    return path.rsplit("/", 1)[-1]
+
+
+def scrub_paths(text: str) -> str:
+    """``text`` with every absolute path shortened by :func:`short_path`."""
+    if "/" not in text:
+        return text
+    parts = re.split(r"(\x1b\[[0-9;]*[A-Za-z])", text)  # colour codes stay, paths between
+    for i in range(0, len(parts), 2):
+        parts[i] = _PATH.sub(lambda m: short_path(m.group(0)), parts[i])
+    return "".join(parts)
+
+
+def _scrub_outputs(cell) -> None:
+    for out in cell.get("outputs", []):
+        kind = out.get("output_type")
+        if kind == "stream":
+            out["text"] = scrub_paths(CHECK_RECORD.sub("", out.get("text", "")))
+        elif kind == "error":
+            out["evalue"] = scrub_paths(str(out.get("evalue", "")))
+            out["traceback"] = [scrub_paths(t) for t in out.get("traceback", [])]
+        elif kind in ("display_data", "execute_result"):
+            data = out.get("data", {})
+            if isinstance(data.get("text/plain"), str):
+                data["text/plain"] = scrub_paths(data["text/plain"])
+    cell["outputs"] = [
+        o for o in cell.get("outputs", []) if o.get("output_type") != "stream" or o.get("text")
+    ]
+
+
+# --- math -------------------------------------------------------------------------------
+
+_CODE = re.compile(r"(^```.*?^```[ \t]*$|^~~~.*?^~~~[ \t]*$|`[^`\n]*`)", re.M | re.S)
+_DISPLAY = re.compile(r"(?<!\\)\$\$(.+?)(?<!\\)\$\$", re.S)
+_INLINE = re.compile(r"(?<![\\$])\$(?![\s$])([^$\n]+?)(?<![\s\\])\$(?!\d)")
+
+
+def _mathml(tex: str, display: bool) -> str | None:
+    try:
+        from latex2mathml.converter import convert
+
+        return convert(tex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - TeX it cannot read stays as TeX, as written
+        return None
+
+
+def math_to_placeholders(source: str, store: dict[str, str]) -> str:
+    """Markdown with its math replaced by plain-word placeholders (kept safe from the
+    Markdown renderer); ``store`` maps each placeholder to its MathML."""
+
+    def keep(display: bool):
+        def sub(m: re.Match) -> str:
+            ml = _mathml(m.group(1), display)
+            if ml is None:
+                return m.group(0)
+            key = f"BNMATH{len(store)}X"
+            store[key] = ml
+            return key
+
+        return sub
+
+    parts = _CODE.split(source)
+    for i in range(0, len(parts), 2):  # even parts are outside code
+        parts[i] = _INLINE.sub(keep(False), _DISPLAY.sub(keep(True), parts[i]))
+    return "".join(parts)
+
+
+_MATHJAX = re.compile(
+    r"(?:<!-- Loading mathjax macro -->\s*)?<!-- Load mathjax -->.*?"
+    r"<!-- End of mathjax configuration -->",
+    re.S,
+)
+
+
 def for_learner(
     graded: NotebookNode,
     released: NotebookNode,
@@ -94,13 +224,16 @@ def for_learner(
             meta["score"], meta["points"] = score, points
         if meta.get("solution") or meta.get("task"):
             meta["comment"] = comments.get(gid)
+    for cell in nb.cells:
+        if cell.get("cell_type") == "code":
+            _scrub_outputs(cell)
     return nb, hidden
 
 
 def _notes_block(notes: list[str]) -> str:
     if not notes:
         return ""
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in notes)
+    items = "".join(f"<li>{html.escape(scrub_paths(n))}</li>" for n in notes)
     return (
         '<div class="alert alert-info" id="grading-log" style="margin:1em 0">'
         "<h4>Notes from the grader</h4>"
@@ -126,7 +259,25 @@ def render(
             "late_penalty": late_penalty,
         }
     }
+    nb = copy.deepcopy(nb)
+    math: dict[str, str] = {}
+    claims = {}
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.get("cell_type") == "markdown":
+            cell.source = math_to_placeholders(cell.source, math)
+        elif meta.get("grade") and meta.get("grade_id"):
+            claims[meta["grade_id"]] = claim(cell.source, meta["grade_id"])
     body, _ = _html_exporter().from_notebook_node(nb, resources=resources)
+    body = _MATHJAX.sub("", body)
+    for key in sorted(math, key=len, reverse=True):  # BNMATH12X before BNMATH1X
+        body = body.replace(key, math[key])
+    for gid, text in claims.items():
+        g, t = html.escape(gid), html.escape(text)
+        body = body.replace(f'<a href="#{gid}">Test cell</a>', f'<a href="#{g}">{t}</a>')
+        body = body.replace(
+            f"Grade cell: <code>{gid}</code>", f'Test: {t} <code class="grade-id">{g}</code>'
+        )
     anchor = '<a name="top"></a>'
     block = _notes_block(notes)
     body = body.replace(anchor, anchor + block, 1) if anchor in body else block + body

@@ -292,7 +292,7 @@ def repair(nb: nbformat.NotebookNode, release: nbformat.NotebookNode) -> tuple[l
                 s.metadata[key] = r.metadata[key]
         if meta.get("locked") and s.source != r.source:
             notes.append(
-                f"The locked {_role(meta)} '{gid}' had been edited. Locked cells cannot be "
+                f"The {_role(meta)} '{gid}' had been edited. Locked cells cannot be "
                 "changed: the original was put back and used for grading."
             )
             s.source = r.source
