@@ -579,7 +579,12 @@ def _visible_2d(rng, seed=2024) -> Case:
 
 
 def _visible_4d(rng, seed=2025) -> Case:
-    return make_case("x (4, 3, 5, 6) float64", (4, 3, 5, 6), _generator(rng, seed))
+    return make_case(
+        "x (4, 3, 5, 6) float64, channel 1 almost constant",
+        (4, 3, 5, 6),
+        _generator(rng, seed),
+        tiny=1,
+    )
 
 
 # ----------------------------------------------------------------------------------------

@@ -574,9 +574,9 @@ def _index_text(got: np.ndarray, want: np.ndarray) -> str:
     return f"{where}: yours {float(got[idx]):.6g}, expected {float(want[idx]):.6g}"
 
 
-def _diagnose(k, output, cases, results, mutant_outs) -> tuple[str, float] | None:
-    """The mistake whose output ``k`` matches the learner's on every case, or None."""
-    best = None
+def _diagnose(k, output, cases, results, mutant_outs) -> list[tuple[str, float]]:
+    """The mistakes whose output ``k`` matches the learner's on every case, best first."""
+    found = []
     for key, outs in mutant_outs.items():
         worst = 0.0
         for c, case in enumerate(cases):
@@ -594,9 +594,9 @@ def _diagnose(k, output, cases, results, mutant_outs) -> tuple[str, float] | Non
                 worst = None
                 break
             worst = max(worst, d)
-        if worst is not None and (best is None or worst < best[1]):
-            best = (key, worst)
-    return best
+        if worst is not None:
+            found.append((key, worst))
+    return sorted(found, key=lambda kw: kw[1])
 
 
 def run_check(
@@ -775,14 +775,19 @@ def _explain(pr, cases, outputs, results, mutants, hints) -> None:
             if results[c] is not None and not results[c][k].ok
         ]
         if found:
-            key, diff = found
-            if key in named:
-                continue
-            named.add(key)
-            pr.message(
-                key,
-                f"({name} matches this mistake on all {len(cases)} cases, to {diff:.1e}.)",
-            )
+            # the cases cannot tell these apart: name each, and say so
+            also = [key for key, _ in found]
+            for key, diff in found:
+                if key in named:
+                    continue
+                named.add(key)
+                others = ", ".join(o.replace("_", " ") for o in also if o != key)
+                pr.message(
+                    key,
+                    f"({name} matches this mistake on all {len(cases)} cases, to {diff:.1e}"
+                    + (f"; it matches these as well: {others}" if others else "")
+                    + ".)",
+                )
             continue
         if all(r.why.startswith("dtype") for _, r in bad):
             continue  # already said, with the output's name

@@ -1,0 +1,14 @@
+"""The spatial backward reshapes dout without transposing (the chapter's warning)."""
+
+KIND = "mistake"
+# the spatial function's own points: 1 + half of the edge cell (0.5); the edge cell's other
+# half tests the other spatial function, which is right here
+SCORE = (0, 8)
+CELLS = {"spatial_bn_backward_matches_reference": (0, 0.5), "spatial_bn_edge_cases": (0, 0.75)}
+MISTAKES = ["spatial_backward_reshape_without_transpose"]
+REPLACE = {
+    "spatial_batchnorm_backward": [
+        ("dout.transpose(0, 2, 3, 1).reshape(N * H * W, C)", "dout.reshape(N * H * W, C)"),
+        ("dx_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)", "dx_rows.reshape(N, C, H, W)"),
+    ]
+}
