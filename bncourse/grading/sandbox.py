@@ -63,6 +63,7 @@ ETC_RO = (
 COURSE_PACKAGES = ("bnref", "bncourse")
 KEEP_CAPS = ("CAP_SETUID", "CAP_SETGID", "CAP_KILL")
 UID_BASE = 2**31
+SHM_BYTES = 64 * 2**20  # /dev/shm inside the sandbox
 
 
 class SandboxUnavailable(RuntimeError):
@@ -160,6 +161,8 @@ def bwrap_args(
     if os.path.isdir(cpu):
         args += parents(cpu) + ["--ro-bind", cpu, cpu]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    # POSIX semaphores and shared memory (multiprocessing, joblib): small, private, capped
+    args += ["--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
     args += ["--perms", "0755", "--size", str(int(disk)), "--tmpfs", "/tmp"]
     args += ["--chdir", "/tmp"]
     if info_fd is not None:
