@@ -1,14 +1,10 @@
-"""The nbgrader exercise bn03_mechanics: its release, and what grading gives learners.
+"""The nbgrader exercise bn03_mechanics: its release, and what ``make lab`` gives learners.
 
-Grading goes through ``bncourse.grade.grade``, the code path of ``make grade``, on a
-temporary course root (a copy of nbgrader_config.py and solutions/), with every
-submission graded in one batch. Submissions are built from the released notebook by
-filling its answer cells: with the solution, with nothing, or with one typical bug.
+Grading (solution, release, a corpus of submissions) is tests/test_assignments.py.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
 import re
@@ -93,45 +89,14 @@ def _mutate(answers: dict[str, str], grade_id: str, old: str, new: str) -> dict[
     return {**answers, grade_id: answers[grade_id].replace(old, new)}
 
 
-def _reference_call(name: str, args: str) -> str:
-    return f"import bnref.numpy as bn\n\n\ndef {name}({args}):\n    return bn.{name}({args})\n"
-
-
 def _submissions() -> dict[str, dict[str, str] | None]:
-    """student id -> answer cell sources (None: the blank release)."""
+    """student id -> answer cell sources, for the Validate button test."""
     ok = _solution_answers()
-    fwd, bwd = "batchnorm_forward", "batchnorm_backward"
-    dx_line = "(dx_hat - dx_hat.mean(axis=0) - x_hat * (dx_hat * x_hat).mean(axis=0)) / std"
-    not_summed = _mutate(ok, bwd, "(dout * x_hat).sum(axis=0)", "dout * x_hat")
-    per_example = _mutate(ok, fwd, "x.mean(axis=0)", "x.mean(axis=1, keepdims=True)")
-    calls_bnref = dict(ok)
-    calls_bnref["spatial_batchnorm_forward"] = _reference_call(
-        "spatial_batchnorm_forward", "x, gamma, beta, eps=1e-5"
-    )
-    calls_bnref["spatial_batchnorm_backward"] = _reference_call(
-        "spatial_batchnorm_backward", "dout, cache"
-    )
     return {
         "correct": ok,
-        "blank": None,
-        "unbiased_variance": _mutate(ok, fwd, "x.var(axis=0)", "x.var(axis=0, ddof=1)"),
-        "eps_outside_sqrt": _mutate(ok, fwd, "np.sqrt(var + eps)", "np.sqrt(var) + eps"),
-        "stats_per_example": _mutate(
-            per_example, fwd, "x.var(axis=0)", "x.var(axis=1, keepdims=True)"
+        "unbiased_variance": _mutate(
+            ok, "batchnorm_forward", "x.var(axis=0)", "x.var(axis=0, ddof=1)"
         ),
-        "gamma_beta_missing": _mutate(ok, fwd, "out = gamma * x_hat + beta", "out = x_hat"),
-        "gamma_beta_swapped": _mutate(
-            ok, fwd, "out = gamma * x_hat + beta", "out = beta * x_hat + gamma"
-        ),
-        "stats_constant": _mutate(ok, bwd, dx_line, "dx_hat / std"),
-        "params_not_summed": _mutate(not_summed, bwd, "dout.sum(axis=0)", "dout"),
-        "spatial_channels_last": _mutate(
-            ok,
-            "spatial_batchnorm_forward",
-            "out_rows.reshape(N, H, W, C).transpose(0, 3, 1, 2)",
-            "out_rows.reshape(N, H, W, C)",
-        ),
-        "calls_reference": calls_bnref,
     }
 
 
@@ -158,47 +123,6 @@ def course(tmp_path_factory):
         mp.delenv("BN_COURSE_DB_URL", raising=False)  # never touch a real gradebook
         release.release(root, [ASSIGNMENT])
     return root
-
-
-@pytest.fixture(scope="session")
-def graded(course):
-    """Grade every submission in one batch; the rows of ``grade()``'s report, by student."""
-    from bncourse import grade
-
-    release_nb = nbformat.read(course / "exercises" / ASSIGNMENT / NOTEBOOK, as_version=4)
-    subs = _submissions()
-    for student, answers in subs.items():
-        folder = course / "submitted" / student / ASSIGNMENT
-        folder.mkdir(parents=True)
-        nbformat.write(_fill(release_nb, answers), folder / NOTEBOOK)
-    with pytest.MonkeyPatch.context() as mp:
-        mp.delenv("BN_COURSE_DB_URL", raising=False)
-        start = time.perf_counter()
-        report = grade.grade(course, assignment=ASSIGNMENT, jobs=2)
-        seconds = time.perf_counter() - start
-    print(f"\ngraded {len(subs)} submissions in {seconds:.1f} s")
-    rows = {row.student: row for row in report.rows}
-    assert set(rows) == set(subs), f"graded {sorted(rows)}, submitted {sorted(subs)}"
-    return course, rows
-
-
-def _feedback(course: Path, student: str) -> str:
-    path = course / "feedback" / student / ASSIGNMENT / NOTEBOOK.replace(".ipynb", ".html")
-    assert path.is_file(), f"no feedback for {student}: {path}"
-    text = html.unescape(re.sub(r"<[^>]+>", "", path.read_text(encoding="utf-8")))
-    return " ".join(text.split())
-
-
-def _cell_scores(course: Path, student: str) -> dict[str, float]:
-    """The score nbgrader gives each test cell of the autograded notebook."""
-    from nbgrader.utils import determine_grade
-
-    nb = nbformat.read(course / "autograded" / student / ASSIGNMENT / NOTEBOOK, as_version=4)
-    scores = {}
-    for cell in nb.cells:
-        if cell.metadata.get("nbgrader", {}).get("grade"):
-            scores[_gid(cell)] = determine_grade(cell)[0]
-    return scores
 
 
 # ---------------------------------------------------------------------------------------
@@ -264,55 +188,7 @@ def test_test_cells_open_with_a_docstring_and_setup_is_locked():
     assert "from bncourse.checks import bn03_mechanics as checks" in setup.source
 
 
-# ---------------------------------------------------------------------------------------
-# grading
-# ---------------------------------------------------------------------------------------
-def test_the_solution_gets_full_marks(graded):
-    course, rows = graded
-    row = rows["correct"]
-    assert row.status == "graded", row.reason
-    assert row.max_score == 9
-    assert row.score == pytest.approx(row.max_score)
-
-
-def test_the_blank_release_gets_zero(graded):
-    course, rows = graded
-    assert rows["blank"].score == 0
-    assert MISTAKES["not_implemented"] in _feedback(course, "blank")
-
-
-BUGS = [
-    "unbiased_variance",
-    "eps_outside_sqrt",
-    "stats_per_example",
-    "gamma_beta_missing",
-    "gamma_beta_swapped",
-    "stats_constant",
-    "params_not_summed",
-    "spatial_channels_last",
-]
-
-
-@pytest.mark.parametrize("bug", BUGS)
-def test_each_typical_bug_gets_partial_credit_and_its_own_message(graded, bug):
-    course, rows = graded
-    row = rows[bug]
-    assert row.status == "graded", row.reason
-    assert row.score < row.max_score, f"{bug}: {row.score} / {row.max_score}"
-    feedback = _feedback(course, bug)
-    assert " ".join(MISTAKES[bug].split()) in feedback, f"no message for {bug} in its feedback"
-    others = [b for b in BUGS if b != bug and " ".join(MISTAKES[b].split()) in feedback]
-    assert not others, f"{bug}'s feedback also blames {others}"
-
-
-def test_calling_bnref_gets_no_credit_for_that_part(graded):
-    course, rows = graded
-    cells = _cell_scores(course, "calls_reference")
-    part_c = {gid: s for gid, s in cells.items() if gid.startswith("spatial_")}
-    assert part_c and all(score == 0 for score in part_c.values()), part_c
-    parts_ab = {gid: s for gid, s in cells.items() if gid.startswith("bn_")}
-    assert sum(parts_ab.values()) == 6, parts_ab
-    assert "reference implementation" in _feedback(course, "calls_reference")
+# Grading the solution, the release and the corpus of submissions: tests/test_assignments.py.
 
 
 # ---------------------------------------------------------------------------------------
