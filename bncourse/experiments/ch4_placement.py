@@ -470,6 +470,45 @@ def dropout_variance_shift(p: float = 0.5, where: str = "before BN", seed: int =
     return torch.stack(ratio).numpy()
 
 
+def keras_conventions(seed: int = 0, n: int = 16) -> dict[str, Any]:
+    """Keras's ``BatchNormalization`` next to PyTorch's, on MNIST (Keras 3, torch backend).
+
+    * the moving variance after one batch (Keras ``momentum=0``, PyTorch ``momentum=1``):
+      Keras stores the biased batch variance, PyTorch the unbiased one, so their ratio is
+      ``n / (n - 1)``;
+    * ``axis`` on a channels-last conv tensor (64 digits through a 3x3 conv with 8 filters):
+      the shape of ``gamma`` and the largest |channel mean| after BN, for ``axis=-1``
+      (per channel) and ``axis=1`` (per image row).
+
+    Returns plain data: ``var_ratio`` (4,), ``gamma_shape`` and ``max_channel_mean`` per
+    axis (dicts keyed by -1 and 1).
+    """
+    import os
+
+    os.environ.setdefault("KERAS_BACKEND", "torch")
+    import keras
+
+    fast_torch()
+    keras.utils.set_random_seed(seed)
+    x = split("evaluate").x_train.numpy()  # (3000, 784), standardized
+    xb = x[seed * n : (seed + 1) * n, 405:409]  # (n, 4): four pixels at the centre
+    k_bn = keras.layers.BatchNormalization(momentum=0.0)
+    k_bn(xb, training=True)
+    t_bn = nn.BatchNorm1d(4, momentum=1.0)
+    t_bn(torch.tensor(xb))
+    ratio = t_bn.running_var.numpy() / keras.ops.convert_to_numpy(k_bn.moving_variance)
+    digits = x[:64].reshape(64, 28, 28, 1)  # (N, H, W, 1): channels-last
+    conv = keras.layers.Conv2D(8, 3, padding="same")
+    fmap = keras.ops.convert_to_numpy(conv(digits))  # (64, 28, 28, 8)
+    shapes, means = {}, {}
+    for axis in (-1, 1):
+        bn = keras.layers.BatchNormalization(axis=axis)
+        out = keras.ops.convert_to_numpy(bn(fmap, training=True))
+        shapes[axis] = tuple(bn.gamma.shape)
+        means[axis] = float(np.abs(out.mean(axis=(0, 1, 2))).max())
+    return {"var_ratio": ratio, "gamma_shape": shapes, "max_channel_mean": means}
+
+
 def plot_placement(results: dict[str, Any], ax=None):
     """Left: test accuracy per arm (one dot per seed, mean). Right: the paired differences
     with their 95 % CIs and the +-margin band.

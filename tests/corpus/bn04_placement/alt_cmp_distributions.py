@@ -1,5 +1,7 @@
 """Correct, other style: add_module, torch.distributions.Normal, parameter identity; uses cmp."""
 
+KIND = "correct"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     if placement not in {"none", "before", "after"}:
@@ -32,7 +34,8 @@ ANSWERS = {
         if type(m) is nn.Sequential or isinstance(m, nn.Sequential):
             layers = list(m.children())
             for a, b in zip(layers, layers[1:]):
-                if isinstance(b, nn.modules.batchnorm._BatchNorm) and getattr(a, "bias", None) is not None \\
+                has_bias = getattr(a, "bias", None) is not None
+                if isinstance(b, nn.modules.batchnorm._BatchNorm) and has_bias \\
                         and isinstance(a, (nn.Linear, nn.modules.conv._ConvNd)):
                     result.add(name_of[id(a.bias)])
     return sorted(result)
@@ -40,3 +43,4 @@ ANSWERS = {
 }
 
 SCORE = (10, 10)
+ABSENT = ["calls_reference", "unknown"]

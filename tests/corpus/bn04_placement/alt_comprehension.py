@@ -1,5 +1,7 @@
 """Correct, other style: nested list comprehension for make_mlp, regex-free name building."""
 
+KIND = "correct"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     if placement not in ("none", "before", "after"):
@@ -28,3 +30,4 @@ ANSWERS = {
 }
 
 SCORE = (10, 10)
+ABSENT = ["calls_reference", "unknown"]

@@ -1,5 +1,7 @@
 """Correct (the solution), with a test cell duplicated by the learner: still full marks."""
 
+KIND = "correct"
+
 DUPLICATE = ["make_mlp_layers"]
 ADDED = [
     (
@@ -9,3 +11,4 @@ ADDED = [
 ]
 
 SCORE = (10, 10)
+ABSENT = ["calls_reference", "unknown"]

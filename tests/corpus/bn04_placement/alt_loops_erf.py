@@ -1,5 +1,7 @@
 """Correct, other style: while loop, OrderedDict names, padding='same', erf, recursive walk."""
 
+KIND = "correct"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     # bnref has a reference; this is my own version
@@ -60,3 +62,4 @@ ANSWERS = {
 }
 
 SCORE = (10, 10)
+ABSENT = ["calls_reference", "unknown"]

@@ -1,5 +1,7 @@
 """Correct, other style: Phi from scipy in float64, converted back to gamma's dtype; sign trick."""
 
+KIND = "correct"
+
 ANSWERS = {
     "relu_active_fraction": """def relu_active_fraction(gamma, beta):
     import numpy as np
@@ -25,3 +27,4 @@ ANSWERS = {
 }
 
 SCORE = (10, 10)
+ABSENT = ["calls_reference", "unknown"]

@@ -1,5 +1,7 @@
 """Names relative to their Sequential: named, at most half of redundant_biases."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "redundant_biases": """def redundant_biases(model):
     names = []

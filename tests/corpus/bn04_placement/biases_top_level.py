@@ -1,5 +1,7 @@
 """Only the model's own children are searched: named, at most half of redundant_biases."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "redundant_biases": """def redundant_biases(model):
     names = []

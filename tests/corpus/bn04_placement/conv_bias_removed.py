@@ -1,5 +1,7 @@
 """Conv bias removed whenever BN is used (also after the ReLU): named, at most half."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "make_conv_block": """def make_conv_block(c_in, c_out, placement, kernel_size=3):
     conv = nn.Conv2d(c_in, c_out, kernel_size, padding=kernel_size // 2, bias=placement == "none")

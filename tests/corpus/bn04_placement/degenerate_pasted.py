@@ -1,5 +1,8 @@
 """Degenerate: the visible cases' answers pasted in. The hidden cases score: at most 10%."""
 
+KIND = "degenerate"
+DEGENERATE = "pasted"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     if placement == "before":

@@ -1,6 +1,9 @@
 """Degenerate: right content, wrong types (a list of layers, a list of floats, one string).
 Each gets a short message, never a traceback; at most 10%."""
 
+KIND = "degenerate"
+DEGENERATE = "wrong type"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     return [nn.Linear(a, b) for a, b in zip(sizes, sizes[1:])]

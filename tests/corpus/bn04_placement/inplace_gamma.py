@@ -1,6 +1,8 @@
 """Correct values, but gamma.abs_() changes the caller's gamma: full marks minus 25% of that
 test (2 points -> 1.5)."""
 
+KIND = "mutation"
+
 ANSWERS = {
     "relu_active_fraction": """def relu_active_fraction(gamma, beta):
     zero = gamma == 0

@@ -1,5 +1,7 @@
 """The bias is left on before BN: named, at most half of make_mlp's points."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     if placement not in ("none", "before", "after"):

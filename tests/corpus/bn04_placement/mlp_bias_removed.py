@@ -1,5 +1,7 @@
 """bias=False on every Linear once BN is used: named, at most half of make_mlp's points."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "make_mlp": """def make_mlp(sizes, placement, activation=nn.ReLU):
     if placement not in ("none", "before", "after"):

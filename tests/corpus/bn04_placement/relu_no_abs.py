@@ -1,5 +1,7 @@
 """Phi(beta / gamma), wrong for negative gamma: named, at most half."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "relu_active_fraction": """def relu_active_fraction(gamma, beta):
     fraction = torch.special.ndtr(beta / gamma)

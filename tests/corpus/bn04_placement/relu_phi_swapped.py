@@ -1,5 +1,7 @@
 """Phi(gamma / beta): named, at most half of relu_active_fraction's points."""
 
+KIND = "mistake"
+
 ANSWERS = {
     "relu_active_fraction": """def relu_active_fraction(gamma, beta):
     fraction = torch.special.ndtr(gamma / beta)
