@@ -201,7 +201,8 @@ def main() -> None:
             print(f"  the 1-worker figures above ran UNSANDBOXED here: {no_sandbox}")
         else:
             ratio = s_one / s_off
-            print(f"  sandboxed / unsandboxed (1 worker): {ratio:6.2f}x")
+            cpu_ratio = c_one / statistics.median(cpu["off"])
+            print(f"  sandboxed / unsandboxed (1 worker): {ratio:6.2f}x (CPU {cpu_ratio:.2f}x)")
             ok = "met" if ratio <= GOAL_SANDBOX else "NOT met"
             print(f"  goal sandboxed <= {GOAL_SANDBOX}x unsandboxed: {ok}")
         print(f"  speedup, {cores} workers vs 1        : {speedup:6.2f}x")
