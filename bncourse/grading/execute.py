@@ -355,7 +355,9 @@ def _death_cause(km, sandbox: Sandbox, limits: Limits) -> str:
     except Exception:  # noqa: BLE001
         pass
     try:
-        tail = sandbox.kernel_log.read_bytes()[-4000:].decode("utf-8", "replace")
+        from .zygote import read_tail
+
+        tail = read_tail(sandbox.kernel_log, 4000).decode("utf-8", "replace")
     except OSError:
         tail = ""
     if code is not None and code < 0:

@@ -154,6 +154,7 @@ if __name__ == "__main__":  # the zygote itself: heavy imports once, then serve 
 # --- the worker's side ---------------------------------------------------------------------
 
 import ctypes as _ctypes  # noqa: E402
+import stat  # noqa: E402
 import subprocess  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -164,6 +165,25 @@ def _die_with_parent() -> None:
         _ctypes.CDLL("libc.so.6").prctl(1, signal.SIGKILL)
     except OSError:
         pass
+
+
+def read_tail(path, limit: int) -> bytes:
+    """The last ``limit`` bytes of a regular file the kernel could have tampered with: never
+    follows a symlink, never blocks on a FIFO (b"" then)."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError:
+        return b""
+    try:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            return b""
+        os.lseek(fd, max(0, st.st_size - limit), os.SEEK_SET)
+        return os.read(fd, limit)
+    except OSError:
+        return b""
+    finally:
+        os.close(fd)
 
 
 class Zygote:
@@ -317,7 +337,7 @@ class ForkedKernel:
     def returncode(self) -> int | None:
         """The kernel's exit code (negative: killed by that signal), None while it runs."""
         try:
-            status = int(self.status_file.read_text())
+            status = int(read_tail(self.status_file, 64))
         except (OSError, ValueError):
             return None
         if os.WIFSIGNALED(status):
