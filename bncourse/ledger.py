@@ -321,6 +321,9 @@ def problems(root: Path = ROOT) -> list[str]:
         labels: set[str] | None = None
         if chapter.doc:
             source = root / f"{chapter.doc}.md"
+            toc = root / "_toc.yml"
+            if toc.is_file() and f"file: {chapter.doc}" not in toc.read_text(encoding="utf-8"):
+                out.append(f"{chapter.path.name}: doc {chapter.doc!r} is not in _toc.yml")
             if not source.is_file():
                 out.append(f"{chapter.path.name}: doc {chapter.doc!r} has no {source.name}")
             else:
@@ -398,6 +401,7 @@ def render(chapters: list[Chapter]) -> str:
                 parts.append(f"{what}: {_md(c.measured)} (seeds {_md(c.seeds)}).")
                 tests = ", ".join(f"`{t.split('::')[-1]}`" for t in c.tests)
                 parts.append(f"Checked by `{c.experiment}` and {tests}.")
+            parts.append(f"(`{c.id}`)")
             lines.append("- " + " ".join(parts))
         lines.append("")
     return "\n".join(lines)

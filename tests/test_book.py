@@ -39,7 +39,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 CHAPTER = "book/03_mechanics"
-SCREENSHOT = ROOT / "_build" / "screenshots" / "03_mechanics.png"
+SCREENSHOTS = ROOT / "_build" / "screenshots"  # <width>px/<page>.png, for a person to look at
+SCREENSHOT = SCREENSHOTS / "03_mechanics_widgets.png"
+WIDTHS = [1280, 390]  # a laptop and a phone
 
 pytestmark = [pytest.mark.xdist_group("book")]
 
@@ -151,6 +153,101 @@ def test_chapter_has_the_labels_the_package_docstrings_cite(built_book):
     assert 'id="notation"' in notation, "the notation page lost its (notation)= label"
 
 
+def _source_tree(built_book: Path) -> Path:
+    """The tree the book was built from (a clean copy, or the work tree with BOOK_HTML)."""
+    return ROOT if os.environ.get("BOOK_HTML") else built_book.parent.parent
+
+
+def _html_pages(built_book: Path) -> list[Path]:
+    return [built_book / f"{doc}.html" for doc in toc_pages(ROOT / "_toc.yml")]
+
+
+def launch_targets(href: str, config: dict) -> str | None:
+    """The repository path a Binder / Colab / repository link opens, or None if none."""
+    from urllib.parse import parse_qs, unquote
+
+    repo = config["repository"]["url"].rstrip("/")
+    slug = urlparse(repo).path.strip("/")
+    services = config["sphinx"]["config"]["course_launch"]
+    binder, colab = (urlparse(services[k]).hostname for k in ("binderhub_url", "colab_url"))
+    url = urlparse(href)
+    if href.startswith(f"{repo}/blob/"):
+        return href[len(f"{repo}/blob/") :].split("/", 1)[1]
+    if url.hostname == colab:
+        tail = url.path.split(f"/github/{slug}/blob/", 1)
+        assert len(tail) == 2, f"a Colab link to another repository: {href}"
+        return tail[1].split("/", 1)[1]
+    if url.hostname == binder:
+        assert url.path.startswith(f"/v2/gh/{slug}/"), f"Binder link to another repo: {href}"
+        path = unquote(parse_qs(url.query).get("urlpath", [""])[0])
+        assert path.startswith(("lab/tree/", "tree/")), f"Binder link opens no file: {href}"
+        return path.split("tree/", 1)[1]
+    return None
+
+
+@pytest.mark.slow
+def test_every_launch_link_opens_a_notebook_that_exists(built_book):
+    """Binder, Colab and source links name files of the tree the book was built from;
+    Binder and Colab open .ipynb notebooks (Colab cannot open the chapters' .md)."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    tree, checked = _source_tree(built_book), 0
+    for html in _html_pages(built_book):
+        for href in re.findall(r'href="([^"]+)"', html.read_text()):
+            href = href.replace("&amp;", "&")
+            target = launch_targets(href, config)
+            if target is None:
+                continue
+            checked += 1
+            assert (tree / target).is_file(), f"{html.name}: {href} -> {target} does not exist"
+            if not href.startswith(config["repository"]["url"]):
+                assert target.endswith(".ipynb"), f"{html.name}: launches a non-notebook {href}"
+    assert checked >= 3, "expected Binder, Colab and source links on the chapter page"
+
+
+@pytest.mark.slow
+def test_no_output_shows_the_build_machines_paths(built_book):
+    """No page holds a path of the machine that built it (tracebacks, warnings, reprs)."""
+    tree = _source_tree(built_book)
+    needles = {str(tree), str(ROOT), str(Path(sys.executable).parent.parent), "site-packages"}
+    for html in _html_pages(built_book):
+        text = html.read_text()
+        found = sorted(n for n in needles if n and n in text)
+        assert not found, f"{html.name} shows build-machine paths: {found}"
+
+
+@pytest.mark.slow
+def test_docs_labels_exist_in_the_built_book(built_book):
+    """Every label a page or a docstring cites is an anchor of a built page, or planned."""
+    from test_docs_refs import book_references, docstring_references, planned_labels
+
+    ids = set()
+    for html in _html_pages(built_book):
+        ids |= set(re.findall(r'id="([^"]+)"', html.read_text()))
+    planned = planned_labels()
+    cited = {t for _, role, t in book_references() if role in ("ref", "numref")}
+    cited |= {label for _, label in docstring_references()}
+    missing = sorted(label for label in cited if label not in ids and label not in planned)
+    assert not missing, f"labels cited but not in the built book nor planned: {missing}"
+
+
+@pytest.mark.slow
+def test_ledger_page_lists_every_claim_and_the_bibliography_is_author_year(built_book):
+    from bncourse import ledger
+
+    page = (built_book / "book" / "ledger.html").read_text()
+    for chapter in ledger.load(ROOT):
+        for claim in chapter.claims:
+            assert (
+                f'<code class="docutils literal notranslate"><span class="pre">{claim.id}</span>'
+                in page
+            ), f"ledger page lacks {claim.id}"
+    bib = (built_book / "book" / "bibliography.html").read_text()
+    labels = re.findall(
+        r'<span class="label"><span class="fn-bracket">\[</span>(?:<a[^>]*>)?([^<]+)<', bib
+    )
+    assert labels and all(re.search(r"[A-Z][a-z].* \d{4}$", lab) for lab in labels), labels
+
+
 # --------------------------------------------------------------------------------------
 # the browser
 # --------------------------------------------------------------------------------------
@@ -228,8 +325,8 @@ class PageProblems:
             route.continue_()
 
 
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1280, "height": 900})
+def open_page(browser, url, width=1280):
+    page = browser.new_page(viewport={"width": width, "height": 900})
     page.set_default_timeout(90_000)  # generous: the machine may be busy with other tests
     problems = PageProblems(page)
     page.goto(url, wait_until="load")
@@ -264,13 +361,50 @@ IMAGES_JS = """() => Array.from(document.querySelectorAll('article img')).map(im
 })"""
 
 
+LAYOUT_JS = """() => {
+  const W = window.innerWidth;
+  const eqs = Array.from(document.querySelectorAll('article mjx-container[display="true"]'));
+  const clipped = eqs.filter(e => {
+    const r = e.getBoundingClientRect(), style = getComputedStyle(e);
+    const scrolls = ['auto', 'scroll'].includes(style.overflowX);
+    const tooWide = e.scrollWidth > e.clientWidth + 1 && !scrolls;
+    const tooTall = e.scrollHeight > e.clientHeight + 2 && style.overflowY !== 'visible';
+    return r.right > W + 1 || tooWide || tooTall;
+  }).map(e => e.textContent.slice(0, 40));
+  // an equation number drawn over its equation hides part of it
+  for (const d of document.querySelectorAll('article div.math')) {
+    const n = d.querySelector('.eqno'), m = d.querySelector('mjx-container');
+    if (!n || !m) continue;
+    const a = n.getBoundingClientRect(), b = m.getBoundingClientRect();
+    const overlap = a.left < b.right - 1 && b.left < a.right - 1
+                    && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+    if (overlap) clipped.push('number over ' + m.textContent.slice(0, 40));
+  }
+  const figures = Array.from(document.querySelectorAll('article figure img')).map(img => ({
+    src: img.getAttribute('src').slice(-20), natural: img.naturalWidth,
+    shown: img.getBoundingClientRect().width}));
+  const headerSearch = Array.from(document.querySelectorAll('.bd-header .search-button-field'))
+    .filter(e => e.checkVisibility()).length;
+  const sliders = Array.from(document.querySelectorAll('.widget-slider')).map(
+    s => (s.querySelector('.widget-label') || {}).textContent || '');
+  return {page: document.documentElement.scrollWidth, width: W, clipped, figures,
+          headerSearch, sliders};
+}"""
+
+
 @pytest.mark.slow
 @pytest.mark.browser
-def test_every_page_loads_cleanly_with_math_and_images(browser, site, built_book):
-    """No console errors, no network, math typeset by MathJax, every image drawn."""
+@pytest.mark.parametrize("width", WIDTHS)
+def test_every_page_reads_right_on_a_laptop_and_a_phone(browser, site, built_book, width):
+    """At 1280 and 390 px: no console errors or network, math typeset and never clipped,
+    the page no wider than the screen, every image drawn, figures never shrunk (their text
+    is >= 9 pt at natural size), one search field, labelled sliders, launch links that
+    exist. Full-page screenshots go to _build/screenshots/<width>px/."""
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())
+    tree = _source_tree(built_book)
     problems_by_page, math_pages = {}, 0
     for doc in toc_pages(ROOT / "_toc.yml"):
-        page, problems = open_page(browser, f"{site}/{doc}.html")
+        page, problems = open_page(browser, f"{site}/{doc}.html", width=width)
         raw = page.evaluate(RAW_MATH_JS)
         assert not raw, f"{doc}: math left untypeset (raw {raw} in the text)"
         if page.locator("span.math, div.math").count():
@@ -280,10 +414,23 @@ def test_every_page_loads_cleanly_with_math_and_images(browser, site, built_book
             assert img["complete"] and img["natural"] > 0, f"{doc}: image did not load: {img}"
             if img["inFigure"] or img["visible"]:
                 assert img["width"] > 0 and img["height"] > 0, f"{doc}: image has no size: {img}"
+        layout = page.evaluate(LAYOUT_JS)
+        assert layout["page"] <= width, f"{doc} at {width} px: the page is {layout['page']} px wide"
+        assert not layout["clipped"], f"{doc} at {width} px: clipped equations {layout['clipped']}"
+        for fig in layout["figures"]:
+            assert fig["shown"] >= 0.95 * fig["natural"], f"{doc} at {width} px: shrunk {fig}"
+        assert layout["headerSearch"] <= 1, f"{doc}: {layout['headerSearch']} header search fields"
+        assert all(label.strip() for label in layout["sliders"]), f"{doc}: unlabelled slider"
+        for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
+            target = launch_targets(href, config)
+            assert target is None or (tree / target).is_file(), f"{doc}: {href} goes nowhere"
+        shot = SCREENSHOTS / f"{width}px" / f"{doc.rsplit('/', 1)[-1]}.png"
+        shot.parent.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(shot), full_page=True)
         if problems.items:
             problems_by_page[doc] = problems.items
         page.close()
-    assert not problems_by_page, f"pages with problems: {problems_by_page}"
+    assert not problems_by_page, f"pages with problems at {width} px: {problems_by_page}"
     assert math_pages >= 2, "expected typeset math on the notation page and the chapter"
 
 
