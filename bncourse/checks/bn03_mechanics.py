@@ -20,14 +20,13 @@ Using the reference: calling anything in :data:`FORBIDDEN` scores 0 for that tes
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import numpy as np
 
 import bnref.numpy as ref
 
-from .core import MESSAGES, Case, Output, Score, cmp, grading, run_check
+from .core import MESSAGES, Case, Output, Score, cmp, hidden_specs, run_check, with_hidden
 
 __all__ = [
     "FORBIDDEN",
@@ -260,22 +259,13 @@ def make_case(
     )
 
 
-def _hidden():
-    return importlib.import_module("bncourse.checks.hidden.bn03_mechanics")
-
-
 def _cases(visible: Case, kind: str, hidden: bool | None) -> list[Case]:
     """The visible case, plus (when grading) the hidden ones that then carry the points."""
-    if hidden is None:
-        hidden = grading()
-    if not hidden:
-        return [visible]
-    visible.scored = False
-    return [visible] + [make_case(**spec, hidden=True) for spec in getattr(_hidden(), kind)]
+    return with_hidden([visible], "bn03_mechanics", kind, make_case, hidden)
 
 
 def _edge(kind: str) -> list[Case]:
-    return [make_case(**spec, hidden=True) for spec in getattr(_hidden(), kind)]
+    return [make_case(**spec, hidden=True) for spec in hidden_specs("bn03_mechanics", kind)]
 
 
 # ----------------------------------------------------------------------------------------

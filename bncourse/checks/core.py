@@ -51,7 +51,9 @@ __all__ = [
     "Score",
     "cmp",
     "grading",
+    "hidden_specs",
     "run_check",
+    "with_hidden",
 ]
 
 #: CPU seconds one call of the learner's code may use before it is stopped (CPU time, so a
@@ -303,6 +305,30 @@ class Output:
     rtol: float | None = None
     atol: float = 0.0
     check_dtype: bool = True
+
+
+def hidden_specs(assignment: str, kind: str) -> list[dict]:
+    """The list ``kind`` of ``bncourse/checks/hidden/<assignment>.py`` (case parameters)."""
+    import importlib
+
+    return list(getattr(importlib.import_module(f"bncourse.checks.hidden.{assignment}"), kind))
+
+
+def with_hidden(
+    visible: list[Case], assignment: str, kind: str, make: Callable, hidden: bool | None = None
+) -> list[Case]:
+    """The visible cases, plus, when ``hidden`` (default: :func:`grading`), the hidden ones.
+
+    With hidden cases the visible ones are still shown but no longer scored: the points
+    come from ``make(**spec, hidden=True)`` for each spec of :func:`hidden_specs`.
+    """
+    if hidden is None:
+        hidden = grading()
+    if not hidden:
+        return visible
+    for case in visible:
+        case.scored = False
+    return visible + [make(**spec, hidden=True) for spec in hidden_specs(assignment, kind)]
 
 
 # ----------------------------------------------------------------------------------------
