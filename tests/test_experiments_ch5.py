@@ -30,6 +30,7 @@ SEEDS = [0, 1, 2]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch5-running-momentum")
 def test_e8_running_statistics_converge_as_momentum_predicts(seed):
     """Small momentum: slow (still far off after 100 batches); large: fast but noisy;
     cumulative (None): the plain average of the batch means, the least noisy."""
@@ -50,6 +51,7 @@ def _e8_gap(seed):
 
 @pytest.mark.xdist_group("experiments_a_e8")
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch5-small-batch-gap")
 def test_e8_train_mode_outputs_approach_eval_mode_as_batches_grow(seed):
     """Train-mode test accuracy with N = 2 is >= 30 points below eval mode, within 2 points
     at N = 256, and the logits' relative difference shrinks with every doubling of N."""
@@ -67,6 +69,7 @@ def _e8_stale(seed):
 
 @pytest.mark.xdist_group("experiments_a_e8")
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch5-stale-statistics")
 def test_e8_stale_running_statistics_hurt_eval_mode_only(seed):
     """With momentum 0.001 eval mode trails train mode by >= 4 points on average; with 0.1
     by < 1 point; re-estimating the statistics after training closes the gap."""
@@ -80,6 +83,7 @@ def test_e8_stale_running_statistics_hurt_eval_mode_only(seed):
 
 
 @pytest.mark.xdist_group("experiments_a_e8")
+@pytest.mark.claim("ch5-momentum-no-training-effect")
 def test_e8_momentum_does_not_change_training():
     """Training mode ignores the running statistics: both momenta train the same weights."""
     r = _e8_stale(0)
@@ -87,6 +91,7 @@ def test_e8_momentum_does_not_change_training():
     assert r.recalibrated_acc[0] == r.recalibrated_acc[1]
 
 
+@pytest.mark.claim("ch5-batch-of-one")
 def test_e8_batch_of_one():
     """(1, C) and (1, C, 1, 1) cannot train ("more than 1 value per channel"); eval mode,
     (1, C, L) and one image (1, C, H, W) can, the image normalized over its H*W values."""
@@ -104,6 +109,7 @@ def test_e8_batch_of_one():
 
 
 @pytest.mark.xdist_group("experiments_a_e8")
+@pytest.mark.machinery
 def test_e8_plots():
     """Each plotting helper draws data."""
     assert _has_data(

@@ -29,6 +29,7 @@ SEEDS = [int(s) for s in os.environ.get("BNREF_SEEDS", "0,1,2").split(",")]
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-santurkar-landscape")
 def test_loss_landscape_is_smoother_with_bn(seed):
     """Sec. 3.1 / Fig. 4: loss range, gradient change and effective beta all smaller with BN."""
     r = e4.run_landscape(seed)
@@ -42,6 +43,7 @@ def test_loss_landscape_is_smoother_with_bn(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-bjorck-higher-lr")
 def test_bn_trains_at_learning_rates_where_the_plain_net_diverges(seed):
     """Sec. 2 / Fig. 1: BN's usable learning rates reach 10x higher; plain diverges there."""
     r = e5.run_lr_sweep(seed)
@@ -56,6 +58,7 @@ def test_bn_trains_at_learning_rates_where_the_plain_net_diverges(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-bjorck-one-step")
 def test_one_step_from_init_diverges_without_bn(seed):
     """Sec. 3: relative loss after one step passes 1e3 without BN already at eta = 0.1."""
     r = e5.run_relative_loss(seed)
@@ -70,6 +73,7 @@ def test_one_step_from_init_diverges_without_bn(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-bjorck-gradients")
 def test_gradients_at_init_are_large_heavy_tailed_and_aligned_without_bn(seed):
     """Sec. 4 / Table 1: gradient size, kurtosis and cross-example alignment."""
     r = e5.run_init_gradients(seed)
@@ -84,6 +88,7 @@ def test_gradients_at_init_are_large_heavy_tailed_and_aligned_without_bn(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-de-smith-signal")
 def test_signal_propagation_linear_with_bn_doubling_without_constant_with_skipinit(seed):
     """Signal-propagation plots: skip variance ~ linear (BN), ~2^l (none), constant (SkipInit)."""
     r = e6.run_signal_propagation(seed)
@@ -100,6 +105,7 @@ def test_signal_propagation_linear_with_bn_doubling_without_constant_with_skipin
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-de-smith-skipinit")
 def test_skipinit_trains_a_deep_residual_net_that_diverges_without_bn(seed):
     """SkipInit (alpha = 0) trains the 50-block net to the BN net's accuracy; plain NaNs."""
     r = e6.run_skipinit(seed)
@@ -109,6 +115,7 @@ def test_skipinit_trains_a_deep_residual_net_that_diverges_without_bn(seed):
     assert r.test_acc["SkipInit"] >= 0.9 and not r.diverged["SkipInit"]
 
 
+@pytest.mark.claim("ch6-de-smith-skipinit")
 def test_no_norm_residual_net_diverges_even_at_a_tiny_learning_rate():
     """The unnormalised net's gradients are so large that lr 1e-5 still gives NaN."""
     for seed in SEEDS:
@@ -120,6 +127,7 @@ def test_no_norm_residual_net_diverges_even_at_a_tiny_learning_rate():
 # ----------------------------------------------------------------- implementation
 
 
+@pytest.mark.machinery
 def test_runs_are_deterministic_for_a_seed():
     """The same seed gives identical numbers (noise, batches, probes included)."""
     c, d = (e4.run_landscape(1, steps=20, every=10) for _ in range(2))
@@ -130,6 +138,7 @@ def test_runs_are_deterministic_for_a_seed():
     assert not np.array_equal(g.beta_eff["BN"], c.beta_eff["BN"])  # another seed, other numbers
 
 
+@pytest.mark.machinery
 def test_probes_leave_training_unchanged():
     """The landscape probe restores weights and BN statistics: training is as unprobed."""
     land = e4.run_landscape(0, steps=40, every=10)
@@ -143,6 +152,7 @@ def test_probes_leave_training_unchanged():
         assert land.test_acc[name] == hist.test_acc, name
 
 
+@pytest.mark.machinery
 def test_bad_arguments_raise_clear_errors():
     """Unknown names and impossible sizes raise ValueError naming the problem."""
     with pytest.raises(ValueError, match="unknown variants"):
@@ -170,6 +180,7 @@ PLOTS = {
 
 
 @pytest.mark.parametrize("name", sorted(PLOTS))
+@pytest.mark.machinery
 def test_plot_helpers_return_a_figure_with_data(name):
     """Each plot_* draws on a new figure (Agg) and returns it with something drawn."""
     import matplotlib
@@ -186,6 +197,7 @@ def test_plot_helpers_return_a_figure_with_data(name):
         plt.close(fig)
 
 
+@pytest.mark.machinery
 def test_plot_helpers_draw_on_given_axes():
     """With ``ax`` given, a plot helper draws there and returns that axes' figure."""
     import matplotlib
@@ -202,6 +214,7 @@ def test_plot_helpers_draw_on_given_axes():
 
 
 @pytest.mark.parametrize("module", [e4, e5, e6], ids=lambda m: m.__name__.rsplit(".", 1)[-1])
+@pytest.mark.machinery
 def test_experiments_registry_lists_callable_runs(module):
     """EXPERIMENTS maps short names to the module's run_* functions (for the benchmark)."""
     assert module.EXPERIMENTS

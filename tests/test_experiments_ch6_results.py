@@ -39,6 +39,7 @@ def _e3(seed):
 
 @pytest.mark.xdist_group("experiments_a_e3")
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-ioffe-fewer-steps")
 def test_e3_bn_baseline_reaches_the_target_sooner_than_plain(seed):
     """BN-Baseline reaches 90 % in at most 0.9x the plain net's steps (same lr).
 
@@ -51,6 +52,7 @@ def test_e3_bn_baseline_reaches_the_target_sooner_than_plain(seed):
 
 
 @pytest.mark.xdist_group("experiments_a_e3")
+@pytest.mark.claim("ch6-ioffe-fewer-steps")
 def test_e3_median_speedup_over_seeds():
     """Over seeds 0-2 the median of BN-Baseline steps / plain steps is below 0.85."""
     ratios = [1 / _e3(seed).speedup("BN-Baseline") for seed in SEEDS]
@@ -59,6 +61,7 @@ def test_e3_median_speedup_over_seeds():
 
 @pytest.mark.xdist_group("experiments_a_e3")
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-ioffe-higher-lr", "ch6-ioffe-higher-lr-faster")
 def test_e3_bn_tolerates_30x_the_learning_rate(seed):
     """At 30x the base rate the plain net diverges while BN-x30 still reaches 90 %, but
     "somewhat slower initially" than BN-Baseline, as in the paper.
@@ -73,6 +76,7 @@ def test_e3_bn_tolerates_30x_the_learning_rate(seed):
 
 @pytest.mark.xdist_group("experiments_a_e3")
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-ioffe-sigmoid")
 def test_e3_bn_makes_the_deep_sigmoid_net_trainable(seed):
     """BN-x5-Sigmoid reaches 90 %; the same net without BN stays near chance (paper: 1/1000)."""
     r = _e3(seed)
@@ -81,6 +85,7 @@ def test_e3_bn_makes_the_deep_sigmoid_net_trainable(seed):
 
 
 @pytest.mark.xdist_group("experiments_a_e3")
+@pytest.mark.machinery
 def test_e3_plot_and_bad_variant():
     """The plot draws one curve per variant; an unknown variant is a ValueError."""
     r = _e3(0)
@@ -94,6 +99,7 @@ def test_e3_plot_and_bad_variant():
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-weight-scale-invariance")
 def test_e9_scaling_the_weights_before_bn(seed):
     """BN(aWu) = BN(Wu) and dL/d(aW) = dL/dW / a (same direction); the gradient is
     orthogonal to W. For a = 0.1, eps makes it approximate (1 % tolerance)."""
@@ -109,6 +115,7 @@ def test_e9_scaling_the_weights_before_bn(seed):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
+@pytest.mark.claim("ch6-batch-noise")
 def test_e9_batch_noise_falls_like_one_over_sqrt_n(seed):
     """The spread of an example's BN output across random batches falls with N; the
     log-log slope is -0.5 +/- 0.1."""
@@ -117,6 +124,7 @@ def test_e9_batch_noise_falls_like_one_over_sqrt_n(seed):
     assert -0.6 <= r.slope <= -0.4
 
 
+@pytest.mark.machinery
 def test_e9_noise_is_deterministic_and_plots():
     """Same seed, same spreads; both plots draw data."""
     a = ch6_benefits.run_noise(7, batch_sizes=(4, 16), draws=20)
