@@ -50,7 +50,8 @@ STATUSES = {
     "not reproduced": "not reproduced here",
     "cited only": "cited only",
 }
-_ICONS = {"reproduced": "✅", "not reproduced": "❌", "cited only": "📖"}
+# Symbols every common text font has (DejaVu, Liberation): emoji render as boxes without one.
+_ICONS = {"reproduced": "✓", "not reproduced": "✗", "cited only": "◇"}
 _CLAIM_KEYS = {
     "id",
     "claim",
