@@ -880,3 +880,18 @@ def test_a_mistake_that_matches_only_some_cases_is_not_named():
     score = checks.check_forward_edge_cases(unbiased_for_two)
     assert "unbiased_variance" not in score.mistakes and score.mistakes == ("unknown",)
     assert "wrong on 1 of 6 cases; on case 'N=2: x (2, 4)'" in score.report
+
+
+def test_the_reference_imports_no_course_machinery():
+    """``import bnref.numpy`` pulls in neither the checks nor any other course code."""
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bnref, bnref.numpy\n"
+        "bad = [m for m in sys.modules if m.startswith(('bncourse', 'torch', 'matplotlib'))]\n"
+        "print(bad)\n"
+        "raise SystemExit(1 if bad else 0)\n"
+    )
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
