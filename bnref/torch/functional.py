@@ -23,11 +23,8 @@ import numbers
 import torch
 from torch import Tensor
 
-from bnref.numpy import _momentum_eps
+from bnref.numpy import _momentum_eps, _running_update
 
-# Keras' convention: the momentum weights the old value, the biased variance is stored.
-CONVENTIONS = ("torch", "keras")
-_DEFAULT_MOMENTUM = {"torch": 0.1, "keras": 0.99}
 # Centring error budget of the backward's fast path, see _centred_dot.
 _MAX_MEAN_OVER_STD = 8.0
 
@@ -143,15 +140,6 @@ def _check_training_eps(eps: float) -> None:
         )
 
 
-def _check_convention(convention) -> str:
-    if convention not in CONVENTIONS:
-        raise ValueError(
-            f"unknown running-statistics convention {convention!r}; known: "
-            + ", ".join(repr(c) for c in CONVENTIONS)
-        )
-    return convention
-
-
 def check_running_stats(running_mean: Tensor | None, running_var: Tensor | None) -> None:
     """Raise a ValueError if running statistics are corrupted (NaN, inf, negative variance).
 
@@ -231,25 +219,13 @@ def update_running_stats(
     -------
     (running_mean, running_var), the same tensors, updated.
     """
-    convention = _check_convention(convention)
-    if momentum is None:
-        momentum = _DEFAULT_MOMENTUM[convention]
-    momentum = _real(momentum, "momentum")
-    if not 0.0 <= momentum <= 1.0:
-        raise ValueError(f"momentum must be in [0, 1], got {momentum}")
     if isinstance(n, Tensor) and n.dim() == 0 and not n.is_floating_point():
         n = int(n)  # torch.jit.trace records sizes as tensors
-    if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 1:
-        raise ValueError(f"n must be a positive int (values per channel), got {n!r}")
+    weight_new, var_factor = _running_update(momentum, n, convention)  # checks them
     for name, t in (("running_mean", running_mean), ("running_var", running_var)):
         if not isinstance(t, Tensor):
             raise TypeError(f"{name} must be a torch.Tensor (updated in place), got {type(t)}")
-    if convention == "torch":
-        if n == 1:
-            raise ValueError("the unbiased variance needs n > 1 values per channel, got n=1")
-        weight_new, var = momentum, batch_var * (n / (n - 1))
-    else:
-        weight_new, var = 1.0 - momentum, batch_var
+    var = batch_var * var_factor if var_factor != 1.0 else batch_var
     # running + weight_new * (batch - running): the same average, written as lerp_
     with torch.no_grad():
         running_mean.lerp_(batch_mean.to(running_mean.dtype), weight_new)
@@ -488,16 +464,16 @@ def _check_args(
             "running_mean and running_var are needed in evaluation mode (training=False "
             "normalizes with them); pass training=True to normalize with batch statistics"
         )
+    if training:  # torch's check and message, before the general eps >= 0 one
+        _check_training_eps(_real(eps, "eps"))
     momentum, eps = _momentum_eps(
         momentum,
         eps,
         none_hint="needs a count of batches, which the modules keep: use "
         "BatchNorm2d(C, momentum=None), or pass momentum=1/num_batches_tracked",
     )
-    if training:
-        _check_training_eps(eps)
-        if count_local:
-            _check_batch_size(x, x.numel() // x.shape[1] if x.shape[1] else 0)
+    if training and count_local:
+        _check_batch_size(x, x.numel() // x.shape[1] if x.shape[1] else 0)
     return momentum, eps
 
 
@@ -577,7 +553,7 @@ def batch_norm(
     momentum, eps = _check_args(
         input, running_mean, running_var, weight, bias, training, momentum, eps
     )
-    _check_convention(convention)
+    _running_update(None, 2, convention)  # checks the convention's name
     if validate:
         check_running_stats(running_mean, running_var)
     training = bool(training)
