@@ -35,9 +35,9 @@ def test_the_ledger_agrees_with_the_code():
 
 def test_every_written_chapter_has_a_ledger_with_claims():
     """Chapter 3 is written, so its ledger exists and lists claims with each status used."""
-    chapters = {c.number: c for c in ledger.load(ROOT)}
-    assert 3 in chapters and chapters[3].doc == "book/03_mechanics"
-    assert len(chapters[3].claims) >= 10
+    ch3 = ledger.load_chapter(ROOT / "book" / "claims" / "ch3.yml")
+    assert ch3.doc == "book/03_mechanics"
+    assert len(ch3.claims) >= 10
 
 
 def _tree(tmp_path: Path, claims: list[dict], tests: str, doc: str = "planned") -> Path:
@@ -164,7 +164,7 @@ def test_label_must_exist_in_a_written_chapter(tmp_path):
 
 def test_render_lists_every_claim_with_status_numbers_and_checks():
     """The page body names each claim once, with its status, numbers and test."""
-    chapters = ledger.load(ROOT)
+    chapters = [ledger.load_chapter(ROOT / "book" / "claims" / f"ch{n}.yml") for n in (3, 6)]
     page = ledger.render(chapters)
     for chapter in chapters:
         for c in chapter.claims:
