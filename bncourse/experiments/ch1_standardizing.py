@@ -48,7 +48,7 @@ from typing import Any, NamedTuple
 
 import numpy as np
 
-from bncourse.experiments._common import new_axes
+from bncourse import plotting
 
 __all__ = [
     "PREPROCESSINGS",
@@ -386,18 +386,28 @@ def run_gradient_descent(
     return result
 
 
+def _tex(value: float) -> str:
+    """A number for a figure label: 1.7, 78, or 2.2 x 10^9 in TeX."""
+    if value < 1000:
+        return f"{value:.2g}"
+    mantissa, exponent = f"{value:.1e}".split("e")
+    return f"{mantissa}\\times 10^{{{int(exponent)}}}"
+
+
 def plot_gradient_descent(result: GradientDescentResult, ax=None, hows=PREPROCESSINGS[:3]):
     """Loss gap against the step for each preprocessing, at its best learning rate."""
-    fig, ax = new_axes(ax, width=5.0)
-    for how in hows:
+    fig, ax = plotting.figure(ax)
+    for i, how in enumerate(hows):
         steps = result.steps_to_target[how]
-        label = f"{how}: $\\kappa$ = {result.condition[how]:.2g}, " + (
+        label = f"{how}: $\\kappa = {_tex(result.condition[how])}$, " + (
             f"{steps} steps" if steps is not None else "not in time"
         )
-        ax.semilogy(np.maximum(result.curves[how], 1e-12), label=label)
-    ax.set(xlabel="gradient descent step", ylabel="loss minus its minimum", xscale="symlog")
-    ax.legend(fontsize="small", frameon=False)
-    return fig
+        style = {k: v for k, v in plotting.series(i).items() if k != "marker"}
+        ax.plot(np.maximum(result.curves[how], 1e-12), label=label, **style)
+    ax.set(xlabel="gradient descent step", ylabel="loss minus its minimum")
+    ax.set(xscale="symlog", yscale="log", ylim=(1e-6, None))
+    ax.legend(fontsize="small", loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    return plotting.finish(fig)
 
 
 # ------------------------------------------------------------------------------ contours
@@ -487,7 +497,7 @@ def _paths(h, b, start, lrs, steps):
 
 def plot_contours(result: ContourResult, ax=None):
     """Contours of the loss and the gradient-descent path, one panel per preprocessing."""
-    fig, axes = new_axes(ax, ncols=len(result.loss), width=3.3, height=3.3)
+    fig, axes = plotting.figure(ax, ncols=len(result.loss), height=2.6)
     for axis, how in zip(np.ravel(axes), result.loss, strict=True):
         axis.contour(
             result.w1[how],
@@ -498,12 +508,13 @@ def plot_contours(result: ContourResult, ax=None):
             linewidths=0.8,
         )
         p = result.path[how]
-        axis.plot(p[:, 0], p[:, 1], "o-", ms=2.5, lw=1, color="tab:red")
+        axis.plot(p[:, 0], p[:, 1], "o-", ms=2.5, lw=1, color=plotting.COLORS[1])
         axis.plot(*result.w_star[how], "k+", ms=10)
-        title = f"{how}: $\\kappa$ = {result.condition[how]:.2g}"
-        axis.set(xlabel="$w_1$ (worst area)", ylabel="$w_2$ (worst smoothness)", title=title)
-        axis.ticklabel_format(style="sci", scilimits=(-2, 3))
-    return fig
+        axis.set(xlabel="$w_1$", title=f"{how}: $\\kappa = {_tex(result.condition[how])}$")
+        axis.set_aspect("equal", adjustable="datalim")  # true shape: w1 and w2 to one scale
+        axis.set_xticks([]), axis.set_yticks([])
+    np.ravel(axes)[0].set_ylabel("$w_2$")
+    return plotting.finish(fig)
 
 
 # ------------------------------------------------------------------------- networks
@@ -867,15 +878,15 @@ def plot_drift(result: DriftResult, ax=None):
     """Each hidden layer's pre-activation std against the training step (colour: depth)."""
     import matplotlib.pyplot as plt
 
-    fig, ax = new_axes(ax, width=5.0)
+    fig, ax = plotting.figure(ax)
     depth = result.std.shape[1]
     colors = plt.cm.viridis(np.linspace(0, 0.9, depth))
     for layer in range(depth):
         ax.plot(result.steps, result.std[:, layer], color=colors[layer], label=f"layer {layer + 1}")
     ax.axhline(result.input_std, color="k", ls=":", lw=1, label="input")
     ax.set(xlabel="SGD step", ylabel="std of the pre-activations", yscale="log")
-    ax.legend(fontsize="small", frameon=False, ncol=2)
-    return fig
+    ax.legend(fontsize="small", ncol=2)
+    return plotting.finish(fig)
 
 
 # ---------------------------------------------------------------------- the full run
