@@ -140,11 +140,44 @@ def _both(case, t):
     """(ours, torch's) results. Ours gets dout as drawn (maybe non-contiguous); torch gets
     a contiguous copy: torch 2.13's CPU backward mis-orders dx for some strided douts whose
     size-1 dimensions make them look channels-last (e.g. shape (1, 2, 1, 2), strides
-    (1, 1, 2, 2))."""
+    (1, 1, 2, 2)); test_upstream_cpu_backward_with_channels_last_looking_dout_is_wrong
+    documents it."""
     args = (t["x"], t["running"], t["weight"], t["bias"])
     mode = (case["training"], case["momentum"], case["eps"])
     ours = _run(bt.batch_norm, *args, t["dout"], *mode)
     return ours, _run(F.batch_norm, *args, t["dout"].contiguous(), *mode)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="upstream: torch 2.13's CPU batch_norm backward mis-reads a non-contiguous "
+    "grad_output whose strides look channels-last only because of size-1 dimensions. No "
+    "upstream issue for this exact case was found; the same class of bug (a channels-last "
+    "kernel chosen from grad_output's strides, input read in the wrong order) was fixed for "
+    "sync BN in pytorch/pytorch#64100 (issue #64039). Strict: this test starts failing, "
+    "and should then be removed with the .contiguous() in _both, once torch fixes it.",
+)
+def test_upstream_cpu_backward_with_channels_last_looking_dout_is_wrong():
+    """Documents the torch bug that _both works around: torch's dx differs by dout layout."""
+    x, dout = _channels_last_looking_dout()
+    strided = torch.autograd.grad(F.batch_norm(x, None, None, training=True), x, dout)[0]
+    dense = torch.autograd.grad(F.batch_norm(x, None, None, training=True), x, dout.contiguous())[0]
+    torch.testing.assert_close(strided, dense)
+
+
+def test_bnref_backward_with_channels_last_looking_dout_is_right():
+    x, dout = _channels_last_looking_dout()
+    ours = torch.autograd.grad(bt.batch_norm(x, None, None, training=True), x, dout)[0]
+    dense = torch.autograd.grad(F.batch_norm(x, None, None, training=True), x, dout.contiguous())[0]
+    torch.testing.assert_close(ours, dense)
+
+
+def _channels_last_looking_dout():
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(1, 2, 1, 2, generator=gen, dtype=torch.float64, requires_grad=True)
+    dout = torch.randn(2, 1, 2, 1, generator=gen, dtype=torch.float64).permute(3, 2, 1, 0)
+    assert dout.shape == x.shape and dout.stride() == (1, 1, 2, 2)
+    return x, dout
 
 
 # --------------------------------------------------------------------------------------
@@ -173,7 +206,7 @@ def test_low_precision_input_matches_torch_with_float32_parameters(case):
 
 @pytest.mark.parametrize("max_ratio", [0.0, float("inf")])
 def test_both_backward_dot_paths_match_torch(monkeypatch, max_ratio):
-    """The backward's centred path (x - mean formed) and its fast path (no temporary), each forced."""
+    """The backward's centred path (x - mean formed) and its fast path (no temporary)."""
     monkeypatch.setattr(bnref.torch.functional, "_MAX_MEAN_OVER_STD", max_ratio)
     case = _case(seed=9, training=True)
     ours, ref = _both(case, _tensors(case))
