@@ -725,10 +725,20 @@ def test_pasted_visible_values_pass_validate_but_earn_nothing_when_graded():
     assert "(shown, not scored)" in graded.report
 
 
-def test_grading_mode_scores_the_visible_cells_on_hidden_cases(monkeypatch):
+def test_grading_mode_scores_the_visible_cells_on_hidden_cases(monkeypatch, capsys):
+    import json
+
     monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
     score = checks.check_forward(forward)
     assert float(score) == 2 and score.report.count("case (hidden)") >= 3
+    checks.check_forward(fwd_unbiased_variance)
+    records = [
+        json.loads(line.split(": ", 1)[1])
+        for line in capsys.readouterr().out.splitlines()
+        if line.startswith("bncourse-check: ")
+    ]  # one line per check for the class report, only while grading
+    assert records[0] == {"check": "check_forward", "score": 2.0, "points": 2.0, "mistakes": []}
+    assert records[1]["mistakes"] == ["unbiased_variance"] and records[1]["score"] == 0
 
 
 # ---------------------------------------------------------------------------------------
