@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import csv
+import functools
 import html
 import importlib
 import os
@@ -27,7 +28,6 @@ import pytest
 from bncourse import release
 
 pytestmark = [
-    pytest.mark.xdist_group("assignments"),
     pytest.mark.filterwarnings("ignore::DeprecationWarning"),
     pytest.mark.filterwarnings("ignore::nbformat.validator.MissingIDFieldWarning"),
 ]
@@ -58,6 +58,7 @@ def _solution_answers(assignment: str) -> dict[str, str]:
     }
 
 
+@functools.cache
 def corpus(assignment: str) -> dict[str, dict]:
     """Corpus submissions by student id (file stem): the file's upper-case names."""
     folder = CORPUS / assignment
@@ -65,8 +66,9 @@ def corpus(assignment: str) -> dict[str, dict]:
     for path in sorted(folder.glob("*.py")) if folder.is_dir() else []:
         if path.name.startswith("_") or path.stem == "expected":
             continue
-        data = {k: v for k, v in runpy.run_path(str(path)).items() if k.isupper()}
-        data["doc"] = (runpy.run_path(str(path)).get("__doc__") or "").strip()
+        names = runpy.run_path(str(path))
+        data = {k: v for k, v in names.items() if k.isupper()}
+        data["doc"] = (names.get("__doc__") or "").strip()
         out[path.stem] = data
     return out
 
@@ -207,8 +209,13 @@ def test_the_corpus_is_complete(assignment):
     assert kinds.get("mutation"), "no submission that changes its inputs in place"
 
 
+def _group(assignment: str):
+    """One xdist group per assignment: its batch is graded once, in one worker."""
+    return pytest.mark.xdist_group(f"assignment-{assignment}")
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+@pytest.mark.parametrize("assignment", [pytest.param(a, marks=_group(a)) for a in ASSIGNMENTS])
 def test_solution_full_marks_release_zero(assignment, tmp_path_factory):
     g = graded(assignment, tmp_path_factory)
     sol, blank = g.rows["_solution"], g.rows["_release"]
@@ -231,7 +238,10 @@ CASES = [(a, sid) for a in ASSIGNMENTS for sid in corpus(a)]
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(("assignment", "student"), CASES, ids=[f"{a}/{s}" for a, s in CASES])
+@pytest.mark.parametrize(
+    ("assignment", "student"),
+    [pytest.param(a, s, marks=_group(a), id=f"{a}/{s}") for a, s in CASES],
+)
 def test_corpus_submission_gets_what_it_should(assignment, student, tmp_path_factory):
     spec = corpus(assignment)[student]
     g = graded(assignment, tmp_path_factory)
