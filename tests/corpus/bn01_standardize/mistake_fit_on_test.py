@@ -9,6 +9,6 @@ ANSWERS = {
 """
 }
 
-SCORE = (0, 10)
+SCORE = (9, 9)
 CELLS = {"standardize_split_uses_training_statistics": (0, 1)}
 MISTAKES = ["fit_on_test"]

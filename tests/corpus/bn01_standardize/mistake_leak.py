@@ -8,6 +8,6 @@ REPLACE = {
     ]
 }
 
-SCORE = (0, 10)
+SCORE = (9, 9)
 CELLS = {"standardize_split_uses_training_statistics": (0, 1)}
 MISTAKES = ["leak"]

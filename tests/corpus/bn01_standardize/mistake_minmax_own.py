@@ -10,6 +10,6 @@ ANSWERS = {
 """
 }
 
-SCORE = (0, 10)
+SCORE = (9, 9)
 CELLS = {"min_max_scale_uses_the_given_bounds": (0, 1)}
 MISTAKES = ["minmax_own"]

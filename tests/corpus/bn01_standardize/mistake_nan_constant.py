@@ -9,6 +9,6 @@ ANSWERS = {
 """
 }
 
-SCORE = (0, 9)
+SCORE = (8.5, 8.5)
 CELLS = {"standardize_handles_constant_features": (0, 1)}
 MISTAKES = ["nan_constant"]

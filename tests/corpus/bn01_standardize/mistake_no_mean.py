@@ -4,6 +4,6 @@ KIND = "mistake"
 
 REPLACE = {"standardize": [("(X - mean) / safe)", "X / safe)")]}
 
-SCORE = (0, 7)
+SCORE = (7, 7)
 CELLS = {"standardize_handles_constant_features": (0, 1)}
 MISTAKES = ["no_mean"]

@@ -12,6 +12,6 @@ ANSWERS = {
 """
 }
 
-SCORE = (0, 10)
+SCORE = (9.8, 9.8)
 CELLS = {"hessian_condition_number_is_lambda_ratio": (0, 1)}
 MISTAKES = ["singular_values"]

@@ -17,6 +17,6 @@ ANSWERS = {
 """
 }
 
-SCORE = (0, 9)
+SCORE = (9, 9)
 CELLS = {"fit_standardizer_matches_numpy": (0, 1)}
 MISTAKES = ["wrong_axis"]

@@ -1,5 +1,6 @@
 """Correct values, but standardize subtracts the mean from the caller's X in place
-(X -= mean): full marks minus 25% of that test (2 -> 1.5)."""
+(X -= mean): full marks minus 25% of each test it runs in: standardize (2 -> 1.5) and
+standardize_split, which calls it on X_train (2 -> 1.5)."""
 
 KIND = "mutation"
 
@@ -13,7 +14,10 @@ ANSWERS = {
 """
 }
 
-SCORE = (10.5, 10.5)
-CELLS = {"standardize_handles_constant_features": (1.5, 1.5)}
-FEEDBACK = ["changed its argument `X`"]
+SCORE = (10, 10)
+CELLS = {
+    "standardize_handles_constant_features": (1.5, 1.5),
+    "standardize_split_uses_training_statistics": (1.5, 1.5),
+}
+FEEDBACK = ["changed its argument `X`", "changed its argument `X_train`"]
 ABSENT = ["calls_reference"]
