@@ -126,6 +126,7 @@ class JailBox(Sandbox):
         self.root.mkdir(mode=0o700)
         self.give(self.root)
         self._layout()
+        self.status_file = zygote.root_dir / "tmp" / ".status" / f"k{n}"
 
     def inner(self, path: Path) -> Path:
         return self.inner_root / Path(path).relative_to(self.root)
@@ -348,7 +349,11 @@ def _death_cause(km, sandbox: Sandbox, limits: Limits) -> str:
     code = None
     try:
         if hasattr(km, "returncode"):  # a kernel forked by the zygote
-            code = km.returncode()
+            for _ in range(100):  # its exit status is written just after it is reaped
+                code = km.returncode()
+                if code is not None:
+                    break
+                time.sleep(0.01)
         else:
             proc = getattr(km.provisioner, "process", None)
             code = proc.poll() if proc is not None else None

@@ -236,9 +236,15 @@ class Zygote:
             self.close()
             tail = log.read_bytes()[-600:].decode("utf-8", "replace").strip()
             raise RuntimeError(f"the kernel zygote did not start: {tail or 'see ' + str(log)}")
+        if self.root_dir is not None:  # now inside the sandbox (not before: bwrap was mounting)
+            (self.root_dir / "tmp" / ".status").mkdir(mode=0o700)  # the zygote's, not kernels'
 
     def alive(self) -> bool:
         return self.proc.poll() is None
+
+    def inner(self, path: Path) -> Path:
+        """``path`` under ``root_dir`` as the sandbox sees it."""
+        return Path("/") / Path(path).relative_to(self.root_dir)
 
     def _ask(self, request: dict) -> dict:
         self.proc.stdin.write(json.dumps(request) + "\n")
@@ -299,13 +305,19 @@ class ForkedKernel:
             ip=str(inner(sandbox.run / "kernel")),
         )
         sandbox.give(Path(self.connection_file))
-        self.status_file = sandbox.run / "kernel.status"
+        # Where the zygote writes the kernel's exit status: out of the kernel's reach when
+        # sandboxed (a folder of the zygote's), in the kernel's run/ folder otherwise.
+        self.status_file = getattr(sandbox, "status_file", None) or sandbox.run / "kernel.status"
+        try:
+            self.status_file.unlink()  # a previous kernel's, after a death in this folder
+        except OSError:
+            pass
         request = {
             "connection_file": str(inner(Path(self.connection_file))),
             "cwd": str(inner(sandbox.work)),
             "env": sandbox.env(),
             "log": str(inner(sandbox.kernel_log)),
-            "status": str(inner(self.status_file)),
+            "status": str(zygote.inner(self.status_file) if zygote.jailed else self.status_file),
             "memory": limits.memory,
             "file_size": limits.file_size,
             "cpu": limits.cpu_seconds,
@@ -384,6 +396,10 @@ class ForkedKernel:
         self.zygote.sweep()
 
     async def cleanup_resources(self, restart: bool = False) -> None:
+        try:
+            self.status_file.unlink()
+        except OSError:
+            pass
         for p in self.sandbox.run.glob("kernel*"):
             if p.name != "kernel.log":
                 try:
