@@ -382,7 +382,7 @@ LAYOUT_JS = """() => {
   }
   const figures = Array.from(document.querySelectorAll('article figure img')).map(img => ({
     src: img.getAttribute('src').slice(-20), natural: img.naturalWidth,
-    shown: img.getBoundingClientRect().width}));
+    shown: img.getBoundingClientRect().width, box: img.closest('figure').clientWidth}));
   const headerSearch = Array.from(document.querySelectorAll('.bd-header .search-button-field'))
     .filter(e => e.checkVisibility()).length;
   const sliders = Array.from(document.querySelectorAll('.widget-slider')).map(
@@ -418,7 +418,14 @@ def test_every_page_reads_right_on_a_laptop_and_a_phone(browser, site, built_boo
         assert layout["page"] <= width, f"{doc} at {width} px: the page is {layout['page']} px wide"
         assert not layout["clipped"], f"{doc} at {width} px: clipped equations {layout['clipped']}"
         for fig in layout["figures"]:
+            # never shrunk (bncourse.plotting keeps text >= 9 pt at natural size) ...
             assert fig["shown"] >= 0.95 * fig["natural"], f"{doc} at {width} px: shrunk {fig}"
+            # ... and on a laptop no sideways scrolling: the figure fits the column
+            if width >= 1280:
+                assert fig["natural"] <= fig["box"] + 1, (
+                    f"{doc}: figure wider than the column ({fig}); keep it <= "
+                    "bncourse.plotting.MAX_WIDTH_IN"
+                )
         assert layout["headerSearch"] <= 1, f"{doc}: {layout['headerSearch']} header search fields"
         assert all(label.strip() for label in layout["sliders"]), f"{doc}: unlabelled slider"
         for href in page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)"):
