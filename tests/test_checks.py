@@ -584,6 +584,8 @@ def _reference_findings(source: str) -> list:
         + OWN.replace("return x, None", "load_mnist\n    return x, None"),
         '"""batchnorm_forward matches bnref\'s reference on a (40, 5) batch."""\n'
         "checks.check_forward(batchnorm_forward, points=2)",  # a copied test cell
+        "import bnref.numpy as bn\n\ndef batchnorm_forward(x, gamma, beta, eps=1e-5):\n"
+        "    bn = x.mean(axis=0)\n    return bn.batchnorm_forward, None\n",  # a local `bn`
     ],
     ids=[
         "docstring",
@@ -596,6 +598,7 @@ def _reference_findings(source: str) -> list:
         "top-level comparison in a scratch line",
         "bnref.data is allowed here",
         "copied test cell",
+        "a local variable named like an import",
     ],
 )
 def test_mentioning_or_importing_the_reference_is_not_using_it(source):

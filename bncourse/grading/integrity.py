@@ -109,6 +109,22 @@ def _exports(module: str, name: str, forbidden) -> bool:
     return hasattr(mod, name) and not name.startswith("_")
 
 
+def _local_names(node) -> set[str]:
+    """Parameters of a function or lambda, and the names its own body assigns."""
+    names: set[str] = set()
+    args = getattr(node, "args", None)
+    if isinstance(args, ast.arguments):
+        every = args.posonlyargs + args.args + args.kwonlyargs
+        every += [a for a in (args.vararg, args.kwarg) if a is not None]
+        names |= {a.arg for a in every}
+    body = node.body if isinstance(node.body, list) else [node.body]
+    for stmt in body:
+        for n in ast.walk(stmt):
+            if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store):
+                names.add(n.id)
+    return names
+
+
 def _top_level_names(tree: ast.AST) -> set[str]:
     """Names a cell binds at top level by def, class or assignment."""
     names: set[str] = set()
@@ -142,10 +158,13 @@ class _Scan(ast.NodeVisitor):
         self.stars: list[str] = []  # modules star-imported
         self.used = used or set()  # names the test cells use
         self.defined: set[str] = set()  # names the cell binds itself (shadow star imports)
+        self.local_names: list[set[str]] = []  # per enclosing function: params and locals
 
     # --- the reference: resolve what a name means, per the imports seen ------------------
     def resolve(self, node: ast.AST) -> str | None:
         if isinstance(node, ast.Name):
+            if any(node.id in names for names in self.local_names):
+                return None  # a parameter or local variable of the enclosing function
             if node.id in self.aliases:
                 return self.aliases[node.id]
             if node.id not in self.defined:
@@ -298,17 +317,21 @@ class _Scan(ast.NodeVisitor):
         for d in getattr(node, "decorator_list", []):
             self.visit(d)
         self.depth += 1
+        self.local_names.append(_local_names(node))
         for child in node.body:
             self.visit(child)
         if hasattr(node, "args"):
             self.visit(node.args)
+        self.local_names.pop()
         self.depth -= 1
 
     visit_FunctionDef = visit_AsyncFunctionDef = visit_ClassDef = _scope
 
     def visit_Lambda(self, node: ast.Lambda) -> None:
         self.depth += 1
+        self.local_names.append(_local_names(node))
         self.generic_visit(node)
+        self.local_names.pop()
         self.depth -= 1
 
     # --- calls ---------------------------------------------------------------------------
