@@ -1,6 +1,6 @@
 """Chapter 4: the claims of ``bncourse.experiments.ch4_placement``.
 
-The placement comparison is too slow for ``make test`` (about 8 CPU minutes): ``make
+The placement comparison is too slow for ``make test`` (about 10 CPU minutes): ``make
 experiments`` runs it and commits ``bncourse/experiments/results/ch4_placement.json``.
 Here we (1) recompute its verdicts from the committed per-seed numbers, and (2) re-run
 the held-out seeds (used neither for tuning nor in the committed run) of the two placement
@@ -70,8 +70,9 @@ def test_placement_verdict_is_the_committed_one():
     assert row["verdict"] == PLACEMENT_VERDICT, row
 
 
-#: what the committed full run found (filled in from the run, never tuned to a paper)
-PLACEMENT_VERDICT = "different"
+#: what the committed full run found (filled in from the run, never tuned to a paper):
+#: +0.11 points, 95 % CI [-0.39, +0.61], 30 seeds: neither shown equal within 0.5 nor different
+PLACEMENT_VERDICT = "inconclusive"
 
 
 @functools.cache
@@ -97,9 +98,11 @@ def test_input_and_logit_bn_verdicts():
     for label, expected in EXTRA_VERDICTS.items():
         row = _row(label)
         assert row["verdict"] == expected, row
+    assert _row("input BN - before")["hi"] < 0  # BN on the pixels costs accuracy here
 
 
-EXTRA_VERDICTS = {"input BN - before": "inconclusive", "logit BN - before": "inconclusive"}
+#: from the committed run: input BN -0.71 [-1.23, -0.19]; logit BN +0.28 [-0.18, +0.74]
+EXTRA_VERDICTS = {"input BN - before": "different", "logit BN - before": "inconclusive"}
 
 
 @pytest.mark.claim("ch4-bias-redundant")

@@ -48,8 +48,13 @@ Power: two trial seeds gave paired differences after - before of about 1-2 point
 seed (1,000 test digits alone put a binomial noise of ~1 point on each), so 30 seeds per
 arm rather than 20, for a CI half-width near 0.4 points.
 
-Cost: about 1.5-2.5 CPU seconds per run of 300 steps with one thread; 6 rates x 2 tuning
-seeds x 5 arms + 30 seeds x 5 arms = 210 runs, about 7 CPU minutes.
+Cost: about 1.5-4 CPU seconds per run of 300 steps with one thread; 6 rates x 2 tuning
+seeds x 5 arms + 30 seeds x 5 arms = 210 runs: 586 CPU seconds measured (a loaded machine).
+
+Result of the committed run (added after it, the design above unchanged): BN matters
+(before - none +3.18 points [+1.64, +4.73], after - none +3.29 [+1.66, +4.93]); after -
+before +0.11 [-0.39, +0.61]: inconclusive; input BN - before -0.71 [-1.23, -0.19]:
+different; logit BN - before +0.28 [-0.18, +0.74]: inconclusive.
 ``python -m bncourse.experiments.ch4_placement`` (``make experiments``) runs it and writes
 :data:`RESULTS` (seeds, versions, timings, every run's numbers).
 
