@@ -33,6 +33,7 @@ import io
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import sys
 import tempfile
@@ -320,8 +321,36 @@ def _log_text(result: dict, row: Row) -> str:
     for name, nb in result["notebooks"].items():
         used = f" (graded from your file '{nb['file']}')" if nb.get("file") else ""
         lines.append(f"{name}.ipynb{used}: {nb['score']:g} / {nb['max_score']:g}")
-        lines += [f"  - {n}" for n in nb["notes"]] or ["  - Graded normally."]
+        said = [f"  - {n}" for n in nb["notes"]] + [f"  - {t}" for t in _short_tests(nb)]
+        lines += said or ["  - Graded normally."]
     return "\n".join(lines) + "\n"
+
+
+def _short_tests(nb: dict) -> list[str]:
+    """One line per test that scored below its points: its claim and what it printed first
+    (the check's first ``  -> `` message, else the error's last line)."""
+    import nbformat
+
+    from .grading import feedback
+
+    if not nb.get("autograded"):
+        return []
+    out = []
+    for cell in nbformat.reads(nb["autograded"], as_version=4).cells:
+        gid = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
+        auto, points = nb.get("grades", {}).get(gid, (None, 0))
+        if auto is None or auto >= points or cell.get("cell_type") != "code":
+            continue
+        what = ""
+        for o in cell.get("outputs", []):
+            if o.get("output_type") == "stream" and o.get("name") == "stdout":
+                arrows = [ln for ln in o.get("text", "").splitlines() if ln.startswith("  -> ")]
+                what = what or (arrows[0][5:].strip() if arrows else "")
+            elif o.get("output_type") == "error" and not what:
+                what = re.sub(r"\x1b\[[0-9;]*[A-Za-z]", "", f"{o.get('ename')}: {o.get('evalue')}")
+        text = f"Test '{gid}' ({feedback.claim(cell.source, gid)}): {auto:g} / {points:g}"
+        out.append(feedback.scrub_paths(text + (f". {what}" if what else "")))
+    return out
 
 
 def _csv_cell(value) -> str:

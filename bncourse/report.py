@@ -63,17 +63,21 @@ def notebook_mistakes(nb) -> dict[str, list[str]]:
     return dict(found)
 
 
-def mistake_labels(assignment: str) -> dict[str, str]:
-    """Readable labels of mistake keys, from the checks when they have a ``MISTAKES`` dict."""
-    labels: dict[str, str] = {}
-    for module in ("bncourse.checks.core", f"bncourse.checks.{assignment}"):
+def mistake_labels(assignment: str) -> tuple[dict[str, str], dict[str, str]]:
+    """Readable labels of the keys the checks report: the assignment's named mistakes
+    (``bncourse.checks.<assignment>.MISTAKES``) and the problems every check can report
+    (``bncourse.checks.core.MESSAGES``: not implemented, raised, wrong shape ...)."""
+    found = []
+    for module, attr in (
+        (f"bncourse.checks.{assignment}", "MISTAKES"),
+        ("bncourse.checks.core", "MESSAGES"),
+    ):
         try:
-            found = getattr(importlib.import_module(module), "MISTAKES", None)
+            table = getattr(importlib.import_module(module), attr, None)
         except Exception:  # noqa: BLE001 - no checks module: keys are shown as they are
-            continue
-        if isinstance(found, dict):
-            labels.update({str(k): str(v) for k, v in found.items()})
-    return labels
+            table = None
+        found.append({str(k): str(v) for k, v in table.items()} if isinstance(table, dict) else {})
+    return found[0], found[1]
 
 
 def _release_tests(root: Path, cfg, assignment: str) -> list[tuple[str, str, str]]:
@@ -161,12 +165,18 @@ def collect(root: Path, cfg, rows) -> dict:
             "median": statistics.median(fracs) if fracs else None,
             "max_score": max((r.max_score for r in mine), default=0.0),
             "tests": tests,
-            "mistakes": [
-                {"key": k, "students": n, "tests": sorted(where[k])}
-                for k, n in sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
-            ],
-            "labels": mistake_labels(a) if mistakes else {},
         }
+        named, problems = mistake_labels(a) if mistakes else ({}, {})
+        counted = [
+            {"key": k, "students": n, "tests": sorted(where[k])}
+            for k, n in sorted(mistakes.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        # a key the assignment names is a mistake; one of core's shared keys is a problem
+        # (not implemented, raised, wrong type ...); a key in neither counts as a mistake
+        is_problem = [m["key"] in problems and m["key"] not in named for m in counted]
+        data[a]["mistakes"] = [m for m, p in zip(counted, is_problem, strict=True) if not p]
+        data[a]["problems"] = [m for m, p in zip(counted, is_problem, strict=True) if p]
+        data[a]["labels"] = {**problems, **named}
     return data
 
 
@@ -270,22 +280,34 @@ def render(data: dict) -> str:
             )
         out.append("</table><h3>Named mistakes</h3>")
         graded = sum(n for s, n in d["statuses"].items() if s in ("graded", "partly graded"))
+        labels = d["labels"]
         if not d["mistakes"]:
             out.append("<p>No named mistake was recognised in any submission.</p>")
-            continue
-        labels = d["labels"]
-        items = [
-            (labels.get(m["key"], m["key"].replace("_", " ")), m["students"]) for m in d["mistakes"]
-        ]
-        out.append(bar_chart_svg(items, graded))
-        out.append("<table><tr><th>mistake</th><th>students</th><th>seen in</th></tr>")
-        for m, (label, _) in zip(d["mistakes"], items, strict=True):
-            out.append(
-                f'<tr><td>{_e(label)}<br><span class="muted">{_e(m["key"])}</span></td>'
-                f'<td class="n">{m["students"]} / {graded}</td>'
-                f"<td>{_e(', '.join(m['tests']))}</td></tr>"
-            )
-        out.append("</table>")
+        else:
+            items = [
+                (labels.get(m["key"], m["key"].replace("_", " ")), m["students"])
+                for m in d["mistakes"]
+            ]
+            out.append(bar_chart_svg(items, graded))
+            out.append("<table><tr><th>mistake</th><th>students</th><th>seen in</th></tr>")
+            for m, (label, _) in zip(d["mistakes"], items, strict=True):
+                out.append(
+                    f'<tr><td>{_e(label)}<br><span class="muted">{_e(m["key"])}</span></td>'
+                    f'<td class="n">{m["students"]} / {graded}</td>'
+                    f"<td>{_e(', '.join(m['tests']))}</td></tr>"
+                )
+            out.append("</table>")
+        if d.get("problems"):
+            out.append("<h3>Other problems the checks reported</h3>")
+            out.append("<table><tr><th>problem</th><th>students</th><th>seen in</th></tr>")
+            for m in d["problems"]:
+                out.append(
+                    f"<tr><td>{_e(labels.get(m['key'], m['key']))}<br>"
+                    f'<span class="muted">{_e(m["key"])}</span></td>'
+                    f'<td class="n">{m["students"]} / {graded}</td>'
+                    f"<td>{_e(', '.join(m['tests']))}</td></tr>"
+                )
+            out.append("</table>")
     out.append("</body></html>\n")
     return "\n".join(out)
 
