@@ -51,15 +51,23 @@ def _as_acc(t: Tensor | None, acc: torch.dtype) -> Tensor | None:
     return t if t is None or t.dtype == acc else t.to(acc)
 
 
-def _eager_cpu(*tensors: Tensor) -> bool:
-    """True for ordinary CPU tensors in eager mode, where the ``bmm`` fast paths pay off.
+def _eager() -> bool:
+    """True in plain eager mode: no ``torch.compile`` tracing, no ``torch.func`` transform.
 
-    Under ``torch.compile`` (Inductor fuses the plain ops better) and under a ``torch.func``
-    transform (which plain ops serve best) this is False.
+    Only then do the fast paths run: writing a result over a temporary of our own (a fresh
+    32 MB buffer costs as much as two passes over it on CPU: the kernel zeroes its pages)
+    and the ``bmm`` dot products. ``torch.func`` transforms need plain out-of-place ops
+    (an in-place write into an unbatched temporary fails under vmap), and Inductor fuses
+    the plain ops better itself.
     """
-    if torch.compiler.is_compiling() or torch._C._functorch.maybe_current_level() is not None:
-        return False
-    return all(t.device.type == "cpu" for t in tensors)
+    return not (
+        torch.compiler.is_compiling() or torch._C._functorch.maybe_current_level() is not None
+    )
+
+
+def _eager_cpu(*tensors: Tensor) -> bool:
+    """:func:`_eager`, and every tensor on the CPU (where the ``bmm`` fast paths pay off)."""
+    return _eager() and all(t.device.type == "cpu" for t in tensors)
 
 
 def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) -> Tensor:
@@ -333,7 +341,10 @@ class BatchNormFunction(torch.autograd.Function):
             invstd = torch.rsqrt(var + eps)  # (C,)
             scale = invstd if w is None else invstd * w  # (C,)
             shift = b if b is not None else torch.zeros_like(scale)  # (C,)
-            out = torch.addcmul(shift.view(shape), xmu, scale.view(shape))  # xmu*scale+shift
+            if _eager():  # written over xmu, our own temporary: no second buffer
+                out = xmu.mul_(scale.view(shape)).add_(shift.view(shape))
+            else:
+                out = torch.addcmul(shift.view(shape), xmu, scale.view(shape))
         else:
             # copies: the outputs must not alias the running buffers
             mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
@@ -429,13 +440,16 @@ def _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp) -> Tensor:
     invstd``. ``dx = k * (dout - sum(dout) / n - x_hat * sum(dout * x_hat) / n)``,
     computed as ``dout * k + (x - mu) * c1 + c0``; when ``x - mu`` was not formed
     (``xmu is None``), ``x * c1 + (c0 - mu * c1)`` (see :func:`_centred_dot`).
-    Written without out= arguments, so batched gradients (vmap) work.
+    In-place writes go only into buffers of our own, and only in plain eager mode, so
+    batched gradients (vmap) work.
     """
     shape = _channel_shape(dout)
     c1 = -k * invstd * invstd * dotp / n  # (C,) coefficient of (x - mu)
     c0 = -k * sum_dout / n  # (C,) constant term
     if xmu is None:
         dx = torch.addcmul((c0 - mean * c1).view(shape), x, c1.view(shape))
+    elif _eager():  # written over xmu, our own temporary
+        dx = xmu.mul_(c1.view(shape)).add_(c0.view(shape))
     else:
         dx = torch.addcmul(c0.view(shape), xmu, c1.view(shape))
     return dx.addcmul_(dout, k.view(shape))
