@@ -202,12 +202,11 @@ def update_running_stats(
 
     Book: chapter 5, section ``train-vs-inference``.
 
-    * ``convention="torch"`` (default, what :func:`batch_norm` and the modules do):
-      ``running = (1 - momentum) * running + momentum * batch`` with the *unbiased*
-      batch variance ``batch_var * n / (n - 1)``; default momentum 0.1.
-    * ``convention="keras"`` (``keras.layers.BatchNormalization``):
-      ``running = momentum * running + (1 - momentum) * batch`` with the *biased*
-      batch variance; default momentum 0.99. An explicit option, never the default.
+    :func:`bnref.numpy.update_running_stats` on tensors (``lerp_``, no autograd):
+    ``convention="torch"`` (default, what :func:`batch_norm` and the modules do) stores the
+    unbiased variance with momentum weighting the new value (default 0.1);
+    ``convention="keras"`` stores the biased variance with momentum weighting the old
+    value (default 0.99), an explicit option for comparisons with Keras.
 
     Parameters
     ----------
