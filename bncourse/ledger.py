@@ -206,6 +206,7 @@ def load_chapter(path: Path) -> Chapter:
 
 
 def _files(root: Path) -> list[Path]:
+    """The ledger files under ``root``, by chapter number."""
     files = (Path(root) / CLAIMS_DIR).glob("ch*.yml")
     return sorted(files, key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
 

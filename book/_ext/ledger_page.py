@@ -3,7 +3,8 @@
 ``book/ledger.md`` holds the page's introduction and the line ``{LEDGER_MARKER}``; this
 extension replaces that line with :func:`bncourse.ledger.render` of all chapters' ledgers
 before MyST parses the page, and records the YAML files as dependencies of the page, so an
-edited ledger rebuilds it. A ledger file that breaks the format is a build error.
+edited ledger rebuilds it. A ledger file that breaks the format is a warning naming the
+problem (an error under the strict build) and is left off the page.
 """
 
 from __future__ import annotations
@@ -13,6 +14,9 @@ from pathlib import Path
 
 from sphinx.application import Sphinx
 from sphinx.errors import ExtensionError
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
 
 LEDGER_DOC = "book/ledger"
 LEDGER_MARKER = "<!-- the ledger is generated here from book/claims/*.yml -->"
@@ -26,12 +30,14 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         sys.path.insert(0, str(root))
     from bncourse import ledger
 
-    try:
-        chapters = ledger.load(root)
-    except ledger.LedgerError as err:
-        raise ExtensionError(f"claims ledger: {err}") from None
-    for chapter in chapters:
-        app.env.note_dependency(str(chapter.path))
+    chapters = []
+    for path in ledger._files(root):
+        app.env.note_dependency(str(path))
+        try:
+            chapters.append(ledger.load_chapter(path))
+        except ledger.LedgerError as err:
+            # a warning, so that --keep-going still builds the rest (-W fails the build)
+            logger.warning(f"claims ledger: {err}", location=LEDGER_DOC)
     if LEDGER_MARKER not in source[0]:
         raise ExtensionError(f"{LEDGER_DOC}.md lacks the line {LEDGER_MARKER!r}")
     source[0] = source[0].replace(LEDGER_MARKER, ledger.render(chapters))
