@@ -37,6 +37,7 @@ __all__ = [
     "LedgerError",
     "load_chapter",
     "load",
+    "ledger_files",
     "markers_in_tests",
     "problems",
     "render",
@@ -205,7 +206,7 @@ def load_chapter(path: Path) -> Chapter:
     return Chapter(number, title, doc, path, claims)
 
 
-def _files(root: Path) -> list[Path]:
+def ledger_files(root: Path) -> list[Path]:
     """The ledger files under ``root``, by chapter number."""
     files = (Path(root) / CLAIMS_DIR).glob("ch*.yml")
     return sorted(files, key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
@@ -213,7 +214,7 @@ def _files(root: Path) -> list[Path]:
 
 def load(root: Path = ROOT) -> list[Chapter]:
     """All chapters' ledgers under ``root/book/claims``, by chapter number."""
-    return [load_chapter(p) for p in _files(root)]
+    return [load_chapter(p) for p in ledger_files(root)]
 
 
 # ------------------------------------------------------------------------ code cross-checks
@@ -315,7 +316,7 @@ def problems(root: Path = ROOT) -> list[str]:
     root = Path(root)
     out: list[str] = []
     chapters = []
-    for path in _files(root):  # one broken file does not hide the others' problems
+    for path in ledger_files(root):  # one broken file does not hide the others' problems
         try:
             chapters.append(load_chapter(path))
         except LedgerError as err:

@@ -31,7 +31,7 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
     from bncourse import ledger
 
     chapters = []
-    for path in ledger._files(root):
+    for path in ledger.ledger_files(root):
         app.env.note_dependency(str(path))
         try:
             chapters.append(ledger.load_chapter(path))
