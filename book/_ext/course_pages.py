@@ -105,7 +105,7 @@ def _register_bib_style() -> None:
     from pybtex.style.labels import BaseLabelStyle
 
     class AuthorYearLabels(BaseLabelStyle):
-        """"Ioffe & Szegedy 2015", "Santurkar et al. 2018", "Mishkin 2016"."""
+        """ "Ioffe & Szegedy 2015", "Santurkar et al. 2018", "Mishkin 2016"."""
 
         def format_labels(self, sorted_entries):
             for entry in sorted_entries:
