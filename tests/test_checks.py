@@ -908,3 +908,19 @@ def test_the_reference_imports_no_course_machinery():
     )
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert run.returncode == 0, run.stdout + run.stderr
+
+
+def test_a_bug_in_the_check_is_not_the_learners_loss():
+    from bncourse.checks.core import Case, Output, run_check
+
+    cases = [Case("fine", {"v": 1.0}), Case("breaks the reference", {"v": None})]
+    score = run_check(
+        "check_demo",
+        2,
+        cases,
+        (Output("y"),),
+        lambda call, case: (call(lambda v: 2 * v, case.inputs["v"] or 0.0),),
+        lambda case: (2 * case.inputs["v"],),  # TypeError on the second case
+    )
+    assert float(score) == 2 and "checker_error" in score.mistakes
+    assert "Traceback" not in score.report

@@ -92,6 +92,10 @@ MESSAGES: dict[str, str] = {
         "Your code called the course's reference implementation of what this exercise asks "
         "you to write. Credit comes from your own implementation, so this test scores 0."
     ),
+    "checker_error": (
+        "The check itself failed on this input (a bug in the course, not in your code): "
+        "this input is left out of your score. Please tell your instructor."
+    ),
     "unknown": (
         "No common mistake this check knows matches your output on every case. Compare "
         "your code with the formulas, line by line, on a tiny input."
@@ -676,8 +680,8 @@ def run_check(
     call = Call(forbidden)
     mutants = mutants or {}
     pr(title)
-    n_scored = sum(c.scored for c in cases) or 1
-    earned = 0.0
+    n_scored = sum(c.scored for c in cases)
+    right = 0  # scored cases with every output right
     results: list[list[_Result] | None] = []
     failures: dict[str, str] = {}  # problem key -> first detail, per case
     stopped = None
@@ -688,10 +692,16 @@ def run_check(
         tag = "" if case.scored else " (shown, not scored)"
         pr(f"case{' (hidden)' if case.hidden else ''}: {case.label}{tag}")
         try:
+            want = [numeric(w, o.name) for w, o in zip(reference(case), outputs, strict=True)]
+        except Exception as e:  # noqa: BLE001 - the course's bug: never the learner's loss
+            pr.message("checker_error", f"{type(e).__name__}: {e}")
+            n_scored -= case.scored
+            results.append(None)
+            continue
+        try:
             got = list(learner(call, case))
             if len(got) != len(outputs):
                 raise RuntimeError(f"learner gave {len(got)} outputs for {len(outputs)}")
-            want = [numeric(w, o.name) for w, o in zip(reference(case), outputs, strict=True)]
             row = []
             for o, g, w in zip(outputs, got, want, strict=True):
                 row.append(_compare(pr, o, g, w, case, shape_hint))
@@ -714,7 +724,8 @@ def run_check(
             continue
         results.append(row)
         if case.scored and all(r.ok for r in row):
-            earned += 1.0 / n_scored
+            right += 1
+    earned = right / n_scored if n_scored > 0 else 1.0  # no usable case: not the learner's fault
     if stopped in ("not_implemented", "calls_reference"):
         earned = 0.0
     _explain(pr, cases, outputs, results, mutants, hints or {})
