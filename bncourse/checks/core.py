@@ -682,6 +682,7 @@ def run_check(
     pr(title)
     n_scored = sum(c.scored for c in cases)
     right = 0  # scored cases with every output right
+    broken = 0  # scored cases the check itself could not compute
     results: list[list[_Result] | None] = []
     failures: dict[str, str] = {}  # problem key -> first detail, per case
     stopped = None
@@ -695,7 +696,7 @@ def run_check(
             want = [numeric(w, o.name) for w, o in zip(reference(case), outputs, strict=True)]
         except Exception as e:  # noqa: BLE001 - the course's bug: never the learner's loss
             pr.message("checker_error", f"{type(e).__name__}: {e}")
-            n_scored -= case.scored
+            broken += case.scored
             results.append(None)
             continue
         try:
@@ -725,7 +726,9 @@ def run_check(
         results.append(row)
         if case.scored and all(r.ok for r in row):
             right += 1
-    earned = right / n_scored if n_scored > 0 else 1.0  # no usable case: not the learner's fault
+    usable = n_scored - broken
+    # every scored case broken by the check itself: not the learner's fault
+    earned = right / usable if usable > 0 else float(n_scored > 0)
     if stopped in ("not_implemented", "calls_reference"):
         earned = 0.0
     _explain(pr, cases, outputs, results, mutants, hints or {})
