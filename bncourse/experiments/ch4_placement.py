@@ -80,7 +80,6 @@ from bncourse.experiments._common import (
     _init_linear,
     fast_torch,
     mnist_tensors,
-    new_axes,
     seeded,
     train,
 )
@@ -515,14 +514,16 @@ def keras_conventions(seed: int = 0, n: int = 16) -> dict[str, Any]:
 
 
 def plot_placement(results: dict[str, Any], ax=None):
-    """Left: test accuracy per arm (one dot per seed, mean). Right: the paired differences
+    """Top: test accuracy per arm (one dot per seed, mean). Bottom: the paired differences
     with their 95 % CIs and the +-margin band.
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_axes(ax, ncols=2, width=4.3)
+    from bncourse import plotting
+
+    fig, axes = plotting.figure(ax, nrows=2, width=6.5, height=5.8)
     left, right = axes
     arms = results["design"]["arms"]
     for i, arm in enumerate(arms):
@@ -547,8 +548,6 @@ def plot_placement(results: dict[str, Any], ax=None):
     right.invert_yaxis()
     right.set(xlabel="difference in test accuracy (points)", title="paired, 95 % CI")
     right.legend(frameon=False, fontsize="small", loc="lower right")
-    from bncourse import plotting
-
     return plotting.finish(fig)
 
 
