@@ -161,7 +161,7 @@ def test_vmap_over_a_module_with_functional_call_matches_torch():
         return torch.func.vmap(torch.func.grad(loss), in_dims=(None, 0))(params, xs)
 
     for (name, a), b in zip(grads(ours).items(), grads(ref).values(), strict=True):
-        _close(a, b, msg=name)
+        _close(a, b, atol=1e-4, msg=name)  # float32 gradients of size ~1
 
 
 @pytest.mark.parametrize("training", [True, False])

@@ -93,6 +93,33 @@ def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) 
     return (a * b).sum(dims, dtype=acc)  # (C,)
 
 
+def _sum_of_squares(xmu: Tensor, dims: tuple[int, ...], acc: torch.dtype) -> Tensor:
+    """Per-channel ``sum(xmu ** 2)``, (C,): ``bmm`` dot products on CPU in eager mode,
+    ``vector_norm`` (one read, no temporary) elsewhere."""
+    if _eager_cpu(xmu):
+        return _channel_dot(xmu, xmu, dims, acc)
+    return torch.linalg.vector_norm(xmu, dim=dims).square()
+
+
+def _affine(t: Tensor, scale: Tensor, shift: Tensor, x: Tensor, *, own: bool) -> Tensor:
+    """``t * scale + shift`` per channel, returned in x's dtype, layout and device.
+
+    In plain eager mode this is one pass into the output: over ``t`` itself when it is a
+    temporary of our own (``own``) in x's dtype, else into a fresh buffer like x (float32
+    arithmetic written straight to float16/bfloat16, no float32 intermediate). Under
+    ``torch.func`` and ``torch.compile``: plain out-of-place ops.
+    """
+    shape = _channel_shape(t)
+    scale, shift = scale.view(shape), shift.view(shape)
+    if not _eager():
+        return torch.addcmul(shift, t, scale).to(x.dtype)
+    if own and t.dtype == x.dtype:
+        if t.device.type == "cpu":  # two in-place passes are faster than addcmul there
+            return t.mul_(scale).add_(shift)
+        return torch.addcmul(shift, t, scale, out=t)
+    return torch.addcmul(shift, t, scale, out=torch.empty_like(x))
+
+
 def _real(value, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(value).__name__}")
@@ -336,22 +363,19 @@ class BatchNormFunction(torch.autograd.Function):
             xmu = x - mean.view(shape)  # (N, C, *) in acc
             # biased variance (divide by n): the batch is normalized by its own n values.
             # The mean of squared deviations from mu, never E[x^2] - E[x]^2.
-            var = _channel_dot(xmu, xmu, dims, acc) / (x.numel() // x.shape[1])  # (C,)
+            var = _sum_of_squares(xmu, dims, acc) / (x.numel() // x.shape[1])  # (C,)
             invstd = torch.rsqrt(var + eps)  # (C,)
             scale = invstd if w is None else invstd * w  # (C,)
             shift = b if b is not None else torch.zeros_like(scale)  # (C,)
-            if _eager():  # written over xmu, our own temporary: no second buffer
-                out = xmu.mul_(scale.view(shape)).add_(shift.view(shape))
-            else:
-                out = torch.addcmul(shift.view(shape), xmu, scale.view(shape))
+            out = _affine(xmu, scale, shift, x, own=True)  # xmu * scale + shift
         else:
             # copies: the outputs must not alias the running buffers
             mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
             invstd = torch.rsqrt(var + eps)  # (C,)
             scale = invstd if w is None else invstd * w  # (C,)
             shift = -mean * scale if b is None else b - mean * scale  # (C,)
-            out = torch.addcmul(shift.view(shape), x, scale.view(shape))  # x*scale + shift
-        return out.to(x.dtype), mean, var
+            out = _affine(x, scale, shift, x, own=False)  # x * scale + shift
+        return out, mean, var
 
     @staticmethod
     def setup_context(ctx, inputs, output):
