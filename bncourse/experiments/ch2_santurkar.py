@@ -197,7 +197,9 @@ class NoisyBNResult:
     shift_b : dict of str to ndarray, shape (steps,)
         The same on probe batch B (the metric's sampling noise is the A-B difference).
     floor : dict of str to ndarray, shape (steps,)
-        The same distance between probe batches A and B at the same weights (after the step).
+        The same distance between probe batches A and B at the same weights and with the same
+        noise draw (after the step): what comparing two different batches reads when
+        nothing changed.
     percentiles : dict of str to ndarray, shape (len(probe_steps), 3, units_shown)
         15/50/85th percentiles on probe A of the first few units, after each probed step.
     layer : int
@@ -253,13 +255,23 @@ def _probe_fn(model: nn.Module, relu: nn.Module, probe_gen: torch.Generator):
     return probe
 
 
+def _same_noise(probe, pa, pb, gen: torch.Generator, keep_a: bool = False):
+    """Probe A and B with the *same* noise draw (A vs B then differs only by the digits)."""
+    state = gen.get_state()
+    za = probe(pa)
+    gen.set_state(state)
+    pair = _sorted(za), _sorted(probe(pb))
+    return (pair, za) if keep_a else pair
+
+
 def _train_arm(arm, seed, lr, data, *, depth, width, steps, batch_size, noise, layer, shown,
                every):  # fmt: skip
     """SGD with momentum 0.9; probes A and B around every ``every``-th step. Returns records."""
     gen, _ = seeded(seed)
     model = _arm_model(arm, depth, width, gen, noise, torch.Generator().manual_seed(seed + 7919))
     relu = [m for m in model if isinstance(m, nn.ReLU)][layer - 1]
-    probe = _probe_fn(model, relu, torch.Generator().manual_seed(seed + 104729))
+    probe_gen = torch.Generator().manual_seed(seed + 104729)
+    probe = _probe_fn(model, relu, probe_gen)
     pa, pb = data.x_test[:PROBE], data.x_test[PROBE : 2 * PROBE]
     levels = torch.tensor([0.15, 0.5, 0.85])
     rec = {"shift": [], "shift_b": [], "floor": [], "train_acc": [], "loss": [], "pct": []}
@@ -270,7 +282,7 @@ def _train_arm(arm, seed, lr, data, *, depth, width, steps, batch_size, noise, l
     for step in range(steps):
         probing = step % every == 0
         if probing:  # the layer input just before this step
-            before = _sorted(probe(pa)), _sorted(probe(pb))
+            before = _same_noise(probe, pa, pb, probe_gen)
         if pos + batch_size > x_train.shape[0]:
             order, pos = torch.randperm(x_train.shape[0], generator=gen), 0
         idx = order[pos : pos + batch_size]  # (N,)
@@ -285,8 +297,7 @@ def _train_arm(arm, seed, lr, data, *, depth, width, steps, batch_size, noise, l
         if not np.isfinite(rec["loss"][-1]):
             break
         if probing:  # ... and just after it
-            za = probe(pa)
-            sa, sb = _sorted(za), _sorted(probe(pb))
+            (sa, sb), za = _same_noise(probe, pa, pb, probe_gen, keep_a=True)
             rec["shift"].append(_w1_over_std(before[0], sa))
             rec["shift_b"].append(_w1_over_std(before[1], sb))
             rec["floor"].append(_w1_over_std(sa, sb))
@@ -665,14 +676,15 @@ def _noisy_payload(tuning, best, per_seed, shown, seconds) -> dict:
     }
 
 
-def run_all_noisy(seeds: int = 20, save: str | None = None) -> dict:
+def run_all_noisy(seeds: int = 20, save: str | None = None, tuning: dict | None = None) -> dict:
     """The full noisy-BN runs behind the chapter (``make experiments``): JSON-ready dict.
 
     With ``save``, the results so far are written to ``results/<save>.json`` after every
-    seed (a long run that is stopped keeps what it did).
+    seed (a long run that is stopped keeps what it did). ``tuning`` (arm -> {lr: accuracy})
+    reuses an earlier tuning run instead of repeating it.
     """
     start = time.perf_counter()
-    tuning = tune_noisy_bn()
+    tuning = tune_noisy_bn() if tuning is None else tuning
     best = {arm: max(acc, key=acc.get) for arm, acc in tuning.items()}
     print(f"tuned in {time.perf_counter() - start:.0f} s: {best}", flush=True)
     per_seed = []
