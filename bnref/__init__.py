@@ -6,8 +6,9 @@ Backends
     NumPy only. The functional forward/backward used by the exercises, and the
     full ``torch.nn.functional.batch_norm`` semantics on arrays.
 ``bnref.torch``
-    PyTorch: an autograd ``Function`` with a hand-written backward,
-    ``BatchNorm1d/2d/3d`` modules, inference fusion and synchronized BN.
+    PyTorch (a package: functional, modules, sync, fusion): an autograd ``Function``
+    with a hand-written backward, ``BatchNorm1d/2d/3d`` modules, inference fusion and
+    synchronized BN; usable under ``torch.func``, ``torch.compile`` and ``torch.export``.
 
 ``import bnref`` imports neither torch nor the torch backend: a practitioner
 who only wants NumPy never pays for torch.
@@ -22,7 +23,9 @@ Conventions (stated once; the book's notation page repeats them)
 * ``eps`` is added inside the square root: ``x_hat = (x - mu) / sqrt(var + eps)``.
 * ``momentum`` follows PyTorch: ``running = (1 - momentum) * running + momentum * batch``
   with ``momentum = 0.1`` by default. Keras' and CS231n's conventions (weight on
-  the *old* value, 0.99 and 0.9) are offered only through explicit conversion.
+  the *old* value, 0.99 and 0.9) are offered only explicitly: ``convert_momentum``, and
+  ``update_running_stats(..., convention="keras")`` (which also stores Keras' biased
+  variance) in both backends.
 * Training mode is always an explicit argument, never guessed from grad mode.
 """
 
