@@ -374,7 +374,7 @@ class _Boom(nn.Module):
 def _raises_learner(fn: Callable) -> Callable:
     def learner(call, case):
         model, x, _ = _build(case.inputs["spec"])
-        model.append(_Boom())  # the forward raises after the measured layer has run
+        model.append(_Boom().train(model.training))  # raises after the measured layer ran
         layer = model[case.inputs["spec"]["layer"]]
         before = _state(model)
         raised = 0.0

@@ -1,0 +1,12 @@
+"""Switches the model to eval mode for the measurement and never switches it back."""
+
+REPLACE = {
+    "layer_input_percentiles": [
+        ("    handle = layer.register", "    model.eval()\n    handle = layer.register"),
+        ("            m.training = mode", "            pass"),
+    ]
+}
+SCORE = (9, 10)
+CELLS = {"percentiles_match_and_model_unchanged": (0, 1.5)}
+MISTAKES = ["left_in_eval"]
+KIND = "mistake"
