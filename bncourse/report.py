@@ -225,12 +225,12 @@ def bar_chart_svg(items: list[tuple[str, int]], total: int) -> str:
     """Horizontal bars: ``(label, count)`` out of ``total``."""
     if not items:
         return ""
-    row, label_w, bar_w = 22, 300, 300
+    row, label_w, bar_w = 22, 340, 300  # a 44-character label fits in 340 px at 12 px
     h = row * len(items) + 10
     parts = []
     for i, (label, n) in enumerate(items):
         y = 5 + i * row
-        short = label if len(label) <= 48 else label[:47] + "…"
+        short = label if len(label) <= 44 else label[:43] + "…"
         width = bar_w * n / total if total else 0
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 14}" text-anchor="end">{_e(short)}</text>'
