@@ -226,7 +226,7 @@ def grade_notebook(item, spec: Spec, student: str) -> dict:
     score = sum(a for a, _ in grades.values() if a is not None)
     max_score = sum(p for _, p in grades.values())
     if static:
-        kinds = "bnref used" if any("reference" in " ".join(v) for v in static.values()) else ""
+        kinds = "reference used" if any("reference" in " ".join(v) for v in static.values()) else ""
         short.append(kinds or "tests tampered with")
     if report.refused:
         short.append("tests tampered with")
