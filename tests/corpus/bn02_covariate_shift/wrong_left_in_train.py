@@ -6,7 +6,7 @@ REPLACE = {
         ("            m.training = mode", "            pass"),
     ]
 }
-SCORE = (9, 10)
+SCORE = (11, 11)
 CELLS = {"percentiles_match_and_model_unchanged": (0, 1.5)}
 MISTAKES = ["left_in_train"]
 KIND = "mistake"
