@@ -621,6 +621,8 @@ PROTECTED = {"np": "numpy", "checks": CHECKS, "check_forward": f"{CHECKS}.check_
         ("def check_forward(*a):\n    return 2", "tamper"),
         ("get_ipython().events.register('pre_run_cell', print)", "tamper"),
         ("exec('x = 1')", "tamper"),
+        ("def f(model):\n    model.eval()\n    return model", None),  # a method, not eval
+        ("import re\npat = re.compile('a+')", None),
         ("import sys\nsys.modules['numpy'] = None", "tamper"),
         ("import builtins", "tamper"),
         ("x = np.zeros(3)\ny = x.mean()", None),

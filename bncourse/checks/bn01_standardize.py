@@ -30,12 +30,11 @@ Using the reference: calling anything in :data:`FORBIDDEN` scores 0 for that tes
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Callable
 
 import numpy as np
 
-from .core import Case, Output, Score, _Problem, _Stop, cmp, grading, run_check
+from .core import Case, Output, Score, _Problem, _Stop, cmp, run_check, with_hidden
 
 __all__ = [
     "FORBIDDEN",
@@ -155,18 +154,7 @@ def _tags(spec) -> frozenset:
     return frozenset(tags)
 
 
-def _hidden():
-    return importlib.import_module("bncourse.checks.hidden.bn01_standardize")
-
-
-def _with_hidden(visible: list[Case], kind: str, make: Callable, hidden: bool | None):
-    if hidden is None:
-        hidden = grading()
-    if not hidden:
-        return visible
-    for case in visible:
-        case.scored = False
-    return visible + [make(**spec, hidden=True) for spec in getattr(_hidden(), kind)]
+_ID = "bn01_standardize"  # hidden cases: bncourse/checks/hidden/<_ID>.py
 
 
 # ----------------------------------------------------------------------------------------
@@ -449,7 +437,7 @@ def check_fit_standardizer(
     """
     visible = [_fit_case("X (40, 5) float64", (40, 5), 101)]
     return _run("check_fit_standardizer: fit_standardizer(X) -> (mean, std)", points,
-                _with_hidden(visible, "FIT", _fit_case, hidden),
+                with_hidden(visible, _ID, "FIT", _fit_case, hidden),
                 (Output("mean"), Output("std")), _fit_learner(fit_standardizer), _ref_fit,
                 _FIT_MUTANTS)  # fmt: skip
 
@@ -464,7 +452,7 @@ def check_fit_standardizer_rejects(
 
     visible = [case("X of shape (6,)", (6,))]
     return _run("check_fit_standardizer_rejects: bad shapes raise ValueError", points,
-                _with_hidden(visible, "REJECT", case, hidden), (Output("raises"),),
+                with_hidden(visible, _ID, "REJECT", case, hidden), (Output("raises"),),
                 _rejects_learner(fit_standardizer), lambda c: (np.array(1.0),))  # fmt: skip
 
 
@@ -478,7 +466,7 @@ def check_standardize(
     """
     visible = [_standardize_case("X (30, 4), feature 2 constant", (30, 4), 202, constant=2)]
     return _run("check_standardize: standardize(X, mean, std) -> Z", points,
-                _with_hidden(visible, "STANDARDIZE", _standardize_case, hidden),
+                with_hidden(visible, _ID, "STANDARDIZE", _standardize_case, hidden),
                 (Output("Z"),), _one(standardize, "X", "mean", "std"), _ref_standardize,
                 _STANDARDIZE_MUTANTS)  # fmt: skip
 
@@ -493,7 +481,7 @@ def check_min_max_scale(
     """
     visible = [_minmax_case("X (23, 3), bounds from training data", (20, 3), 303)]
     return _run("check_min_max_scale: min_max_scale(X, lo, hi) -> X_scaled", points,
-                _with_hidden(visible, "MINMAX", _minmax_case, hidden), (Output("X_scaled"),),
+                with_hidden(visible, _ID, "MINMAX", _minmax_case, hidden), (Output("X_scaled"),),
                 _one(min_max_scale, "X", "lo", "hi"), _ref_minmax,
                 {"minmax_own": _minmax_own})  # fmt: skip
 
@@ -508,7 +496,7 @@ def check_hessian_condition_number(
     """
     visible = [_kappa_case("X (50, 3)", (50, 3), 404)]
     return _run("check_hessian_condition_number: hessian_condition_number(X) -> kappa", points,
-                _with_hidden(visible, "KAPPA", _kappa_case, hidden), (Output("log10 kappa"),),
+                with_hidden(visible, _ID, "KAPPA", _kappa_case, hidden), (Output("log10 kappa"),),
                 _kappa_learner(hessian_condition_number), _ref_kappa,
                 {"singular_values": _singular_values})  # fmt: skip
 
@@ -523,6 +511,6 @@ def check_standardize_split(
     """
     visible = [_split_case("X_train (30, 4), X_test (7, 4)", (30, 4), 505)]
     return _run("check_standardize_split: standardize_split(X_train, X_test) -> (Z_train, Z_test)",
-                points, _with_hidden(visible, "SPLIT", _split_case, hidden),
+                points, with_hidden(visible, _ID, "SPLIT", _split_case, hidden),
                 (Output("Z_train"), Output("Z_test")), _split_learner(standardize_split),
                 _ref_split, _SPLIT_MUTANTS)  # fmt: skip

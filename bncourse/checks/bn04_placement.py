@@ -42,7 +42,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from .core import MESSAGES, Case, Output, Score, _Problem, _Stop, cmp, grading, run_check
+from .core import (
+    MESSAGES,
+    Case,
+    Output,
+    Score,
+    _Problem,
+    _Stop,
+    cmp,
+    run_check,
+    with_hidden,
+)
 
 __all__ = [
     "FORBIDDEN",
@@ -478,6 +488,9 @@ def _biases_learner(fn: Callable) -> Callable:
 _ACTIVATIONS = {"ReLU": nn.ReLU, "Tanh": nn.Tanh, "GELU": nn.GELU}
 
 
+_ID = "bn04_placement"  # hidden cases: bncourse/checks/hidden/<_ID>.py
+
+
 def _hidden():
     return importlib.import_module("bncourse.checks.hidden.bn04_placement")
 
@@ -510,16 +523,6 @@ def _biases_case(label, build, **kw) -> Case:
     return Case(label, {"build": build}, dtype=None, **kw)
 
 
-def _with_hidden(visible: list[Case], kind: str, make: Callable, hidden: bool | None) -> list:
-    if hidden is None:
-        hidden = grading()
-    if not hidden:
-        return visible
-    for c in visible:
-        c.scored = False
-    return visible + [make(**spec, hidden=True) for spec in getattr(_hidden(), kind)]
-
-
 class _Net(nn.Module):
     """The visible model of check_redundant_biases: two Sequentials inside a Module."""
 
@@ -545,7 +548,7 @@ def check_make_mlp(make_mlp: Callable, points: float = 3, hidden: bool | None = 
     return run_check(
         "check_make_mlp: make_mlp(sizes, placement, activation) -> nn.Sequential",
         points,
-        _with_hidden(visible, "MLP", _mlp_case, hidden),
+        with_hidden(visible, _ID, "MLP", _mlp_case, hidden),
         _BY_PLACEMENT,
         _mlp_learner(make_mlp),
         _ref_mlp,
@@ -583,8 +586,9 @@ def check_make_mlp_rejects(make_mlp: Callable, points: float = 1, hidden: bool |
     return run_check(
         "check_make_mlp_rejects: make_mlp([10, 5, 2], <unknown placement>) raises ValueError",
         points,
-        _with_hidden(
+        with_hidden(
             visible,
+            _ID,
             "REJECT",
             lambda label, placement, **kw: Case(label, {"placement": placement}, dtype=None, **kw),
             hidden,
@@ -606,7 +610,7 @@ def check_conv_block(make_conv_block: Callable, points: float = 2, hidden: bool 
     return run_check(
         "check_conv_block: make_conv_block(c_in, c_out, placement, kernel_size) -> nn.Sequential",
         points,
-        _with_hidden(visible, "CONV", _conv_case, hidden),
+        with_hidden(visible, _ID, "CONV", _conv_case, hidden),
         (*_BY_PLACEMENT, Output("HW")),
         _conv_learner(make_conv_block),
         _ref_conv,
@@ -629,7 +633,7 @@ def check_relu_active_fraction(
     return run_check(
         "check_relu_active_fraction: relu_active_fraction(gamma, beta) -> Tensor",
         points,
-        _with_hidden(visible, "FRACTION", _fraction_case, hidden),
+        with_hidden(visible, _ID, "FRACTION", _fraction_case, hidden),
         (Output("fraction"),),
         _fraction_learner(relu_active_fraction),
         _ref_fraction,
@@ -651,8 +655,9 @@ def check_redundant_biases(
     return run_check(
         "check_redundant_biases: redundant_biases(model) -> list of parameter names",
         points,
-        _with_hidden(
+        with_hidden(
             visible,
+            _ID,
             "BIASES",
             lambda label, build, **kw: _biases_case(label, getattr(_hidden(), build), **kw),
             hidden,

@@ -38,6 +38,9 @@ CHECKS_PACKAGE = "bncourse.checks"
 # Attribute roots that tests may rely on even if no locked cell imports them under that name.
 ALWAYS_PROTECTED = {"sys", "builtins", "__builtins__", "np", "numpy", "math", "bnref", "warnings"}
 DYNAMIC_CALLS = {"exec", "eval", "compile", "__import__", "breakpoint", "reload"}
+# Modules through which those calls reach the builtins (attribute calls on anything else,
+# such as `model.eval()`, are ordinary methods).
+DYNAMIC_CALL_MODULES = {"builtins", "__builtins__", "importlib", "imp"}
 SENSITIVE_DUNDERS = {"__code__", "__globals__", "__builtins__", "__dict__", "__closure__"}
 FRAME_ATTRS = {"f_globals", "f_locals", "f_back", "f_builtins", "gi_frame", "tb_frame", "cr_frame"}
 SYS_SENSITIVE = {
@@ -337,7 +340,13 @@ class _Scan(ast.NodeVisitor):
     # --- calls ---------------------------------------------------------------------------
     def visit_Call(self, node: ast.Call) -> None:
         f = node.func
-        name = f.id if isinstance(f, ast.Name) else f.attr if isinstance(f, ast.Attribute) else ""
+        name = f.id if isinstance(f, ast.Name) else ""
+        if isinstance(f, ast.Attribute) and f.attr in DYNAMIC_CALLS:
+            # `builtins.eval(...)`, `importlib.reload(...)`: yes; a method that happens to
+            # share the name (`model.eval()`, `re.compile(...)`) is not a dynamic call.
+            base = self.resolve(f.value) or _dotted(f.value)
+            if base.split(".")[0] in DYNAMIC_CALL_MODULES:
+                name = f.attr
         if name in DYNAMIC_CALLS:
             self.add("tamper", node, f"calls `{name}`, which runs code the grader cannot check")
         elif name in {"setattr", "delattr", "vars"} and node.args:
