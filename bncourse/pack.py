@@ -174,11 +174,25 @@ def _windows(block: str, size: int = 3) -> list[str]:
     return ["\n".join(lines[k : k + size]) for k in range(len(lines) - size + 1)]
 
 
+# Files whose code is public by design although it computes what an exercise asks for: the
+# checks compute their references in the learner's kernel, and the book runs its experiments
+# in the open. Their lines do not count as leaks; the README ("What learners can see") says
+# which exercises' answers a learner can therefore read in the pack. Keep this list short.
+OPEN_BY_DESIGN = {
+    "bncourse/checks/bn01_standardize.py": "bn01's reference statistics and condition number",
+    "bncourse/checks/bn05_inference.py": "bn05's reference BatchNorm running statistics",
+    "bncourse/experiments/ch2_ioffe_fig1.py": "chapter 2's percentile hook (bn02)",
+    "bncourse/experiments/ch2_santurkar.py": "chapter 2's noisy BN and ICS probes (bn02)",
+}
+
+
 def reference_text(root: Path = ROOT) -> str:
-    """bnref's source, normalized as the pack's files are for :func:`check_pack`."""
+    """bnref's source and the OPEN_BY_DESIGN files, normalized as for :func:`check_pack`."""
+    paths = sorted((root / "bnref").rglob("*.py")) + [root / f for f in OPEN_BY_DESIGN]
     return "\n".join(
         "\n".join(ln.strip() for ln in p.read_text().splitlines() if _meaningful(ln))
-        for p in sorted((root / "bnref").rglob("*.py"))
+        for p in paths
+        if p.is_file()
     )
 
 
