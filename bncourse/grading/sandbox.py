@@ -153,6 +153,9 @@ def bwrap_args(
         elif os.path.isdir(p):
             args += ["--ro-bind", p, p]
         made.add(p)
+    # The private /tmp first: a course that lives under /tmp (a CI clone) is bound on top.
+    args += ["--perms", "0755", "--size", str(int(disk)), "--tmpfs", "/tmp"]
+    made.add("/tmp")
     for p in ETC_RO:
         args += parents(p) + ["--ro-bind-try", p, p]
     for p in readonly_paths(preload):
@@ -163,7 +166,6 @@ def bwrap_args(
     args += ["--proc", "/proc", "--dev", "/dev"]
     # POSIX semaphores and shared memory (multiprocessing, joblib): small, private, capped
     args += ["--perms", "1777", "--size", str(SHM_BYTES), "--tmpfs", "/dev/shm"]
-    args += ["--perms", "0755", "--size", str(int(disk)), "--tmpfs", "/tmp"]
     args += ["--chdir", "/tmp"]
     if info_fd is not None:
         args += ["--info-fd", str(info_fd)]
