@@ -49,6 +49,7 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from bncourse import plotting
+from bncourse.experiments.stats import mean_ci, median_ci
 
 __all__ = [
     "PREPROCESSINGS",
@@ -206,43 +207,6 @@ def _quadratic(x: np.ndarray, y: np.ndarray, bias: bool):
 def _kappa(h: np.ndarray) -> float:
     eig = np.linalg.eigvalsh(h)
     return float(eig[-1] / eig[0])
-
-
-def median_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """The median of ``values`` and a distribution-free confidence interval for it.
-
-    The interval is the pair of order statistics ``(x_(l), x_(u))`` whose binomial
-    coverage is at least ``confidence`` (for 10 values: the 2nd smallest and the 2nd
-    largest, 97.9 %); with too few values it is the full range.
-
-    Returns
-    -------
-    median, low, high : float
-    """
-    from scipy.stats import binom
-
-    v = np.sort(np.asarray(values, dtype=np.float64))
-    n = len(v)
-    if n == 0:
-        raise ValueError("median_ci needs at least one value")
-    lo, hi = 0, n - 1
-    for k in range(n // 2, -1, -1):  # widest-first search for the narrowest valid pair
-        if binom.cdf(n - k - 1, n, 0.5) - binom.cdf(k - 1, n, 0.5) >= confidence:
-            lo, hi = k, n - k - 1
-            break
-    return float(np.median(v)), float(v[lo]), float(v[hi])
-
-
-def mean_ci(values, confidence: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval ``(mean, low, high)`` of ``values`` (n >= 2)."""
-    from scipy.stats import t as student
-
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"need a 1-D sample of at least 2 values, got shape {v.shape}")
-    m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
-    half = float(student.ppf(0.5 + confidence / 2, v.size - 1)) * se
-    return m, m - half, m + half
 
 
 # ------------------------------------------------------------------------- conditioning

@@ -52,6 +52,7 @@ from bncourse.experiments._common import (
     seeded,
     train,
 )
+from bncourse.experiments.stats import mean_ci
 
 __all__ = [
     "PERCENTILES",
@@ -85,18 +86,6 @@ RESULTS = Path(__file__).parent / "results"
 
 
 # ------------------------------------------------------------ results and statistics
-
-
-def mean_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, float, float]:
-    """Mean and Student-t confidence interval ``(mean, low, high)`` of ``values`` (n >= 2)."""
-    from scipy import stats
-
-    v = np.asarray(values, dtype=np.float64)
-    if v.ndim != 1 or v.size < 2:
-        raise ValueError(f"need a 1-D sample of at least 2 values, got shape {v.shape}")
-    m, se = float(v.mean()), float(v.std(ddof=1) / np.sqrt(v.size))
-    half = float(stats.t.ppf(0.5 + level / 2, v.size - 1)) * se
-    return m, m - half, m + half
 
 
 def save_results(name: str, payload: dict) -> Path:

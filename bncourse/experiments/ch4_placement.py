@@ -64,7 +64,6 @@ Book section: chapter 4, "Our own measurement".
 from __future__ import annotations
 
 import json
-import math
 import platform
 import sys
 import time
@@ -83,6 +82,8 @@ from bncourse.experiments._common import (
     seeded,
     train,
 )
+from bncourse.experiments.stats import paired_diff_ci
+from bncourse.experiments.stats import verdict as _verdict
 
 __all__ = [
     "ARMS",
@@ -211,31 +212,12 @@ def run_one(arm: str, lr: float, seed: int, purpose: str = "evaluate") -> dict[s
     }
 
 
-def paired_difference(a, b, level: float = 0.95) -> dict[str, float]:
-    """Mean of ``a - b`` over seeds with a two-sided t confidence interval.
-
-    Parameters
-    ----------
-    a, b : array_like, shape (n_seeds,)
-        Paired values (the same seeds in the same order), n_seeds >= 2.
-    """
-    from scipy import stats
-
-    d = np.asarray(a, dtype=np.float64) - np.asarray(b, dtype=np.float64)
-    if d.ndim != 1 or d.size < 2:
-        raise ValueError(f"need two 1-D arrays of the same length >= 2, got shape {d.shape}")
-    mean, se = float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size))
-    half = float(stats.t.ppf(0.5 + level / 2, d.size - 1)) * se
-    return {"mean": mean, "lo": mean - half, "hi": mean + half, "n": int(d.size)}
+paired_difference = paired_diff_ci  # the name this chapter's book and tests use
 
 
 def verdict(diff: dict[str, float], margin: float = MARGIN) -> str:
-    """The pre-registered rule: "equivalent", "different" or "inconclusive"."""
-    if -margin < diff["lo"] and diff["hi"] < margin:
-        return "equivalent"
-    if diff["lo"] > 0 or diff["hi"] < 0:
-        return "different"
-    return "inconclusive"
+    """The pre-registered rule with this chapter's margin: see :func:`.stats.verdict`."""
+    return _verdict(diff, margin)
 
 
 def run_full(
