@@ -1,7 +1,7 @@
 """The claims ledger: every claim the course makes about BN, where it is made, what checks it.
 
-Data: one YAML file per chapter, ``book/claims/chN.yml`` (format in
-``/work/notes/ledger_format.md`` and :func:`load_chapter`). The book page ``book/ledger.md``
+Data: one YAML file per chapter, ``book/claims/chN.yml`` (or one per section page, ``chN-part.yml``) (format in
+``CONTRIBUTING.md ("The claims ledger")`` and :func:`load_chapter`). The book page ``book/ledger.md``
 is generated from these files at build time (``book/_ext/ledger_page.py`` calls
 :func:`render`), and ``tests/test_ledger.py`` cross-checks them against the code with
 :func:`problems`:
@@ -66,6 +66,9 @@ _CLAIM_KEYS = {
     "reason",
 }
 _CHAPTER_KEYS = {"chapter", "title", "doc", "claims"}
+# chN.yml, or chN-part.yml for a chapter whose sections are pages of their own (each file
+# names its own doc: the section's page)
+_FILE = re.compile(r"ch(\d+)(?:-[a-z0-9]+(?:-[a-z0-9]+)*)?\.yml")
 _ID = re.compile(r"^ch(\d+)-[a-z0-9]+(?:-[a-z0-9]+)*$")
 _TEST = re.compile(r"^tests/[\w/]+\.py::test_\w+$")
 _DOTTED = re.compile(r"^[A-Za-z_]\w*(?:\.[A-Za-z_]\w*)+$")
@@ -77,7 +80,7 @@ class LedgerError(ValueError):
 
 @dataclass(frozen=True)
 class Claim:
-    """One claim: see ``/work/notes/ledger_format.md`` for each field."""
+    """One claim: see ``CONTRIBUTING.md ("The claims ledger")`` for each field."""
 
     id: str
     claim: str
@@ -176,9 +179,9 @@ def _claim(raw, number: int, where: str) -> Claim:
 def load_chapter(path: Path) -> Chapter:
     """Read and validate one ``chN.yml``; raises :class:`LedgerError` naming the problem."""
     path = Path(path)
-    m = re.fullmatch(r"ch(\d+)\.yml", path.name)
+    m = _FILE.fullmatch(path.name)
     if not m:
-        raise LedgerError(f"{path}: ledger files are named chN.yml")
+        raise LedgerError(f"{path}: ledger files are named chN.yml or chN-part.yml")
     try:
         raw = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as err:
@@ -209,7 +212,12 @@ def load_chapter(path: Path) -> Chapter:
 def ledger_files(root: Path) -> list[Path]:
     """The ledger files under ``root``, by chapter number."""
     files = (Path(root) / CLAIMS_DIR).glob("ch*.yml")
-    return sorted(files, key=lambda p: int(re.sub(r"\D", "", p.stem) or 0))
+
+    def order(p: Path) -> tuple[int, str]:  # chapter number, then chN.yml before its parts
+        m = re.match(r"ch(\d+)", p.stem)
+        return (int(m.group(1)) if m else 0, p.stem)
+
+    return sorted(files, key=order)
 
 
 def load(root: Path = ROOT) -> list[Chapter]:

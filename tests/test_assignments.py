@@ -3,7 +3,7 @@
 Assignments are discovered from ``solutions/`` (a folder holding a notebook). For each, in
 ONE grading batch in a temporary course root: the solution gets full marks, the blank
 release gets 0, and every submission of ``tests/corpus/<assignment>/*.py`` gets what it
-declares (format: ``/work/notes/assignment_pattern.md`` and the README's "Adding an
+declares (format: ``CONTRIBUTING.md`` and the README's "Adding an
 assignment"). Each corpus file is a parametrised test of its own, so a failure names it.
 """
 
