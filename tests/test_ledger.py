@@ -165,7 +165,8 @@ def test_label_must_exist_in_a_written_chapter(tmp_path):
 
 def test_render_lists_every_claim_with_status_numbers_and_checks():
     """The page body names each claim once, with its status, numbers and test."""
-    chapters = [ledger.load_chapter(ROOT / "book" / "claims" / f"ch{n}.yml") for n in (3, 6)]
+    claims = ROOT / "book" / "claims"
+    chapters = [ledger.load_chapter(p) for p in (claims / "ch3.yml", claims / "ch6-results.yml")]
     page = ledger.render(chapters)
     for chapter in chapters:
         for c in chapter.claims:
@@ -181,3 +182,21 @@ def test_cli_reports_problems_with_exit_status(tmp_path, capsys):
     assert "does not exist" in capsys.readouterr().out
     shutil.rmtree(root / "tests")
     (root / "tests").mkdir()
+
+
+def test_a_chapter_may_have_one_ledger_file_per_section_page(tmp_path):
+    """chN-part.yml files belong to chapter N and sort after chN.yml; other names are refused."""
+    text = "chapter: 9\ntitle: T\ndoc: planned\nclaims: []\n"
+    for name in ("ch9.yml", "ch9-smoothness.yml", "ch10.yml"):
+        (tmp_path / name).write_text(text.replace("9", name[2:].split("-")[0].split(".")[0]))
+    assert ledger.load_chapter(tmp_path / "ch9-smoothness.yml").number == 9
+    (tmp_path / "book" / "claims").mkdir(parents=True)
+    for p in list(tmp_path.glob("ch*.yml")):
+        p.rename(tmp_path / "book" / "claims" / p.name)
+    assert [p.name for p in ledger.ledger_files(tmp_path)] == [
+        "ch9.yml", "ch9-smoothness.yml", "ch10.yml",
+    ]  # fmt: skip
+    bad = tmp_path / "ch9_smoothness.yml"
+    bad.write_text(text)
+    with pytest.raises(ledger.LedgerError, match="chN-part.yml"):
+        ledger.load_chapter(bad)
