@@ -1,10 +1,10 @@
 """The claims ledger: every claim the course makes about BN, where it is made, what checks it.
 
-Data: one YAML file per chapter, ``book/claims/chN.yml`` (or one per section page, ``chN-part.yml``) (format in
-``CONTRIBUTING.md ("The claims ledger")`` and :func:`load_chapter`). The book page ``book/ledger.md``
-is generated from these files at build time (``book/_ext/ledger_page.py`` calls
-:func:`render`), and ``tests/test_ledger.py`` cross-checks them against the code with
-:func:`problems`:
+Data: one YAML file per chapter, ``book/claims/chN.yml``, or one per section page,
+``chN-part.yml`` (format in CONTRIBUTING.md, "The claims ledger", and :func:`load_chapter`).
+The book page ``book/ledger.md`` is generated from these files at build time
+(``book/_ext/ledger_page.py`` calls :func:`render`), and ``tests/test_ledger.py``
+cross-checks them against the code with :func:`problems`:
 
 * every claim's experiment (a dotted path to a top-level function or class) and test
   (``tests/file.py::test_name``) exist, and that test carries ``@pytest.mark.claim("<id>")``;

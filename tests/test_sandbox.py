@@ -296,7 +296,7 @@ def test_what_a_kernel_sees(hostile):
     if sandbox.privileged():
         assert view["uid"] >= sandbox.UID_BASE
     assert 1 in view["pids"] and len(view["pids"]) <= 3  # the zygote, itself: nothing else
-    # the system, plus the top folders that lead to the course and to Python (CI clones to /check/...)
+    # the system, and the top folders leading to the course and to Python (CI: /check/...)
     system = {"usr", "bin", "lib", "lib64", "lib32", "sbin", "etc", "tmp", "proc", "dev", "sys"}
     leads = {Path(p).resolve().parts[1] for p in (REPO, sys.prefix, sys.base_prefix)}
     assert set(view["root"]) <= system | leads | {"root", "opt", "home", "nix"}, view["root"]
