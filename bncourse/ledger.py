@@ -41,6 +41,7 @@ __all__ = [
     "markers_in_tests",
     "problems",
     "render",
+    "render_table",
 ]
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -420,6 +421,28 @@ def render(chapters: list[Chapter]) -> str:
             lines.append("- " + " ".join(parts))
         lines.append("")
     return "\n".join(lines)
+
+
+def render_table(chapters: list[Chapter]) -> str:
+    """One table row per claim of every chapter: where it is made, what it says, its status.
+
+    For a chapter's closing summary (chapter 6 ends the book with it); the full record of
+    each claim (numbers, seeds, tests) stays on the ledger page, which the table links to.
+    """
+    lines = ["| Ch. | Claim | Status | Made in |", "|---|---|---|---|"]
+    for ch in chapters:
+        for c in ch.claims:
+            if c.label and ch.doc:
+                where = f"{{ref}}`{c.label}`"
+            elif ch.doc:
+                where = f"{{doc}}`/{ch.doc}`"
+            else:
+                where = "planned"
+            status = f"{_ICONS[c.status]} {STATUSES[c.status]}"
+            lines.append(f"| {ch.number} | {_md(c.claim)} | {status} | {where} |")
+    counts = {s: sum(c.status == s for ch in chapters for c in ch.claims) for s in STATUSES}
+    total = ", ".join(f"{n} {STATUSES[s]}" for s, n in counts.items())
+    return "\n".join([*lines, "", f"In all: {total} (details: {{ref}}`claims-ledger`).", ""])
 
 
 def main(argv: list[str] | None = None) -> int:

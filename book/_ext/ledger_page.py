@@ -20,10 +20,13 @@ logger = logging.getLogger(__name__)
 
 LEDGER_DOC = "book/ledger"
 LEDGER_MARKER = "<!-- the ledger is generated here from book/claims/*.yml -->"
+# A page may also show the one-row-per-claim table (chapter 6 closes the book with it).
+TABLE_DOCS = ("book/06_theory",)
+TABLE_MARKER = "<!-- the claims table is generated here from book/claims/*.yml -->"
 
 
 def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
-    if docname != LEDGER_DOC:
+    if docname not in (LEDGER_DOC, *TABLE_DOCS):
         return
     root = Path(app.srcdir)
     if str(root) not in sys.path:
@@ -38,14 +41,19 @@ def _source_read(app: Sphinx, docname: str, source: list[str]) -> None:
         except ledger.LedgerError as err:
             # a warning, so that --keep-going still builds the rest (-W fails the build)
             logger.warning(f"claims ledger: {err}", location=LEDGER_DOC)
-    if LEDGER_MARKER not in source[0]:
-        raise ExtensionError(f"{LEDGER_DOC}.md lacks the line {LEDGER_MARKER!r}")
-    source[0] = source[0].replace(LEDGER_MARKER, ledger.render(chapters))
+    marker, render = (
+        (LEDGER_MARKER, ledger.render)
+        if docname == LEDGER_DOC
+        else (TABLE_MARKER, ledger.render_table)
+    )
+    if marker not in source[0]:
+        raise ExtensionError(f"{docname}.md lacks the line {marker!r}")
+    source[0] = source[0].replace(marker, render(chapters))
 
 
 def _outdated(app, env, added, changed, removed):
     # A new chapter file is not yet a dependency: rebuild the (small) page every time.
-    return [LEDGER_DOC] if LEDGER_DOC in env.found_docs else []
+    return [d for d in (LEDGER_DOC, *TABLE_DOCS) if d in env.found_docs]
 
 
 def setup(app: Sphinx) -> dict:
