@@ -1,46 +1,91 @@
-"""De & Smith (2020): BN makes a deep residual network start close to the identity.
+"""De & Smith (2020): BN biases residual blocks towards the identity, so depth stops hurting.
 
 The paper (arXiv 2002.10444, NeurIPS 2020) argues that in a residual network
-``x_{l+1} = x_l + f_l(x_l)`` with BN on the residual branch, the branch's output has
-variance of order 1 while the skip path ``x_l`` accumulates the variance of every block
-before it: ``Var(x_{l+1}) = Var(x_l) + O(1)``, so the skip variance grows about linearly in
-``l`` and block ``l``'s branch contributes only about ``1/l`` of its output -- BN
-"downscales the residual branch relative to the skip connection, by a normalizing factor
-on the order of the square root of the network depth". Without normalisation (and with He
-initialisation) each block instead doubles the variance, ``Var(x_l) ~ 2^l``. Their
-*SkipInit* multiplies each residual branch by a learnable scalar ``alpha`` initialised
-at 0 (or below ``1/sqrt(depth)``), which makes every block the identity at
-initialisation and lets them train deep unnormalised ResNets (up to 1,000 layers, their
-Table 1).
+``x_l = x_{l-1} + f_l(x_{l-1})`` with BN on the residual branch, the branch's output has
+variance of order 1 while the skip path accumulates the variance of every block before it:
+``Var(x_l) = Var(x_{l-1}) + O(1)``, so the skip variance grows about linearly in ``l`` and
+block ``l``'s branch contributes only about ``1/l`` of its output -- BN "downscales the
+residual branch relative to the skip connection, by a normalizing factor on the order of
+the square root of the network depth". Without normalisation (He initialisation) each
+block instead doubles the variance, ``Var(x_l) ~ 2^l``, and deep unnormalised residual
+networks cannot be trained. *SkipInit* multiplies each residual branch by a learnable
+scalar ``alpha`` initialised at 0, which makes every block the identity at initialisation
+and trains deep unnormalised ResNets (up to 1,000 layers, their Table 1).
 
-Our version: a *residual MLP* (the same variance algebra as their pre-activation
-ResNet-v2, with fully connected layers): a 784 -> 128 linear stem, ``depth`` blocks
-``x + alpha * W relu(BN(x))`` (BN left out in the unnormalised variants, ``alpha`` only in
+Our version: a pre-activation *residual MLP* (the variance algebra of their ResNet-v2 with
+fully connected layers): a 784 -> ``width`` linear stem, ``depth`` blocks
+``x + alpha * W relu(BN(x))`` (BN left out in the unnormalised arms, ``alpha`` only in
 SkipInit), then ``relu(BN(x))`` (or ``relu(x)``) and a linear head; He initialisation
-throughout. Two runs:
+throughout. Three arms (:data:`ARMS`): ``plain`` (no normalisation), ``BN``, ``SkipInit``
+(``alpha = 0``). Data: the 3,000 / 1,000 split of the shipped MNIST training digits used
+in chapter 4 (:func:`bncourse.experiments.ch4_placement.split`): tuning runs are scored on
+the 1,000 validation digits, evaluation runs on the 1,000 test digits.
 
-* :func:`run_signal_propagation` (the paper's signal-propagation plots): per-block
-  variance of the skip path and of the residual branch at initialisation, on 256 training
-  digits. With BN the skip variance grows linearly with slope close to the branch
-  variance (about 0.68, not 1: the per-unit batch variance of ``W relu(z)`` for standard
-  normal ``z`` is ``2 (1/2 - 1/(2 pi)) = 0.68``, because the mean of ``relu(z)`` is not a
-  variance); without normalisation it doubles per block; with SkipInit it stays constant.
-* :func:`run_skipinit` (the paper's Table 1 claim, at depth 50): momentum SGD trains the BN
-  net and the SkipInit net to 93-94 % test accuracy in 100 steps, while the unnormalised
-  net starts at a loss of 1e7-1e8 (its logits are that large) and its first step makes
-  the weights NaN -- at every learning rate we tried, down to ``1e-5``.
+The design and the claims, fixed BEFORE the full runs (two pilot seeds had shown: plain
+trains at depth 1-2 with lr 0.05, wobbles at 4 and goes NaN within 6 steps at 8; BN and
+SkipInit reach 0.90-0.94 at every depth up to 64; the plain net at depth 32 and 64 fails
+at every lr tried down to 1e-7). Nothing below was changed after seeing the full runs.
 
-Where we differ from the paper: we use a residual MLP, not a ResNet, at depth 50, not
-1,000; we do not reproduce its batch-size and regularisation results (the small-batch
-regularisation effect would be within seed noise on 4,000 digits).
+1. **Signal propagation at initialisation** (:func:`run_signal_propagation`, claim
+   ``ch6-identity-signal``): depth 64, width 64, 256 training digits, seeds
+   :data:`EVAL_SEEDS` (12). Per block ``l = 1..64``: ``Var(x_{l-1})`` (skip path entering
+   the block) and ``Var(f_l)`` (its branch), each the batch variance per unit averaged
+   over units.
 
-Book section: "Why BN helps residual networks" (chapter on what BN really does).
+   * BN: the skip variance grows linearly -- the least-squares slope of ``Var(x_{l-1})``
+     against ``l`` divided by the mean branch variance has a median 95 % CI inside
+     [0.8, 1.2]; and the branch share falls like ``1/l`` -- ``l * Var(f_l) / Var(x_{l-1})``
+     at the last block ``l = 64`` has a median CI inside [0.8, 1.2].
+   * plain: the variance doubles per block -- the slope of ``log2 Var(x_{l-1})`` against
+     ``l`` has a median CI inside [0.8, 1.2]; the branch is as large as the skip path --
+     the median over blocks of ``Var(f_l) / Var(x_{l-1})`` has a median CI inside
+     [0.5, 1.5].
+   * SkipInit: every branch is exactly 0, the skip variance is the same at every block.
+
+2. **Depth sweep at one learning rate** (:func:`run_depth_sweep`, claim
+   ``ch6-identity-depth``): depths :data:`DEPTHS` = 1, 2, 4, 8, 16, 32, 64; lr
+   :data:`FIXED_LR` = 0.05, momentum 0.9, batch 64, 200 steps (4.3 epochs), width 64;
+   seeds :data:`EVAL_SEEDS` (a seed fixes weights and batch order, the same in every arm).
+   Test accuracy after training (a NaN net scores about 0.1).
+
+   * plain: median test accuracy >= 0.85 at depths 1 and 2, and at every depth >= 8 the
+     upper end of its median CI is <= 0.2 (chance); no claim at depth 4.
+   * BN and SkipInit: at every depth the lower end of the median CI is >= 0.85.
+
+3. **Each arm at its own best learning rate** (:func:`run_tuned`, claim
+   ``ch6-identity-tuned``): depths :data:`TUNED_DEPTHS` = 8, 16, 32, 64; the lr of each
+   (arm, depth) is chosen by mean validation accuracy over :data:`TUNING_SEEDS` on the
+   grid :data:`LR_GRIDS` (half-decades; plain 1e-7 ... 0.1, BN and SkipInit 1e-3 ... 1),
+   then evaluated on :data:`EVAL_SEEDS`.
+
+   * BN and SkipInit: the lower end of the median CI is >= 0.85 at every depth.
+   * plain: the paired difference BN - plain has a 95 % t-interval above +0.05 (five
+     points) at every depth, and at depths 32 and 64 plain's median is <= 0.25.
+
+Tests (``tests/test_experiments_ch6_identity.py``) assert these on the committed JSONs and
+re-run :data:`HELD_OUT_SEEDS` (used neither for tuning nor in the committed runs) at a
+few settings, checking that they fall inside the committed distribution.
+``python -m bncourse.experiments.ch6_de_smith`` (``make experiments``) writes
+:data:`RESULTS_DEPTH` (signal propagation and the depth sweep) and :data:`RESULTS_TUNED`.
+
+Where we differ from the paper: a residual MLP on 3,000 MNIST digits, not a ResNet on
+ImageNet, depth 64, not 1,000; 200 steps; we do not test its batch-size and regularisation
+results (the small-batch regularisation effect would be within seed noise here).
+
+Book section: chapter 6, "6.4 Residual blocks biased towards the identity"
+(``book/06_4_identity.md``).
 """
 
 from __future__ import annotations
 
+import json
 import math
+import platform
+import sys
+import time
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -48,35 +93,72 @@ from torch import nn
 
 from bncourse.experiments._common import (
     batch_norm_1d,
-    diverged,
     fast_torch,
     mnist_tensors,
     new_axes,
     seeded,
     train,
 )
+from bncourse.experiments.stats import median_ci, paired_diff_ci
 
 __all__ = [
+    "ARMS",
     "VARIANTS",
+    "DEPTHS",
+    "TUNED_DEPTHS",
+    "FIXED_LR",
+    "LR_GRIDS",
+    "EVAL_SEEDS",
+    "TUNING_SEEDS",
+    "HELD_OUT_SEEDS",
+    "RESULTS_DEPTH",
+    "RESULTS_TUNED",
     "ResidualMLP",
     "residual_mlp",
     "SignalPropagationResult",
     "run_signal_propagation",
     "plot_signal_propagation",
-    "SkipInitResult",
-    "run_skipinit",
-    "plot_skipinit",
+    "train_one",
+    "run_depth_sweep",
+    "run_tuned",
+    "load_results",
+    "accuracies",
+    "summarize_depth",
+    "summarize_tuned",
+    "plot_depth_sweep",
+    "plot_tuned",
+    "main",
     "EXPERIMENTS",
 ]
 
-#: name -> (normalisation, initial alpha). ``alpha=None``: no scalar on the branch;
-#: ``"1/sqrt(depth)"``: SkipInit's upper bound for the initial alpha.
-VARIANTS: dict[str, tuple[str, float | str | None]] = {
+#: arm -> (normalisation, initial alpha). ``alpha=None``: no scalar on the branch.
+ARMS: dict[str, tuple[str, float | None]] = {
+    "plain": ("none", None),
     "BN": ("bn", None),
-    "no norm": ("none", None),
     "SkipInit": ("none", 0.0),
+}
+#: the signal-propagation variants: the arms plus SkipInit's upper bound ``1/sqrt(depth)``
+VARIANTS: dict[str, tuple[str, float | str | None]] = {
+    **ARMS,
     "SkipInit 1/sqrt(d)": ("none", "1/sqrt(depth)"),
 }
+DEPTHS: tuple[int, ...] = (1, 2, 4, 8, 16, 32, 64)
+TUNED_DEPTHS: tuple[int, ...] = (8, 16, 32, 64)
+FIXED_LR = 0.05
+MOMENTUM, STEPS, BATCH, WIDTH = 0.9, 200, 64, 64
+#: per arm, the learning rates tried (half-decades), fixed before the run
+LR_GRIDS: dict[str, tuple[float, ...]] = {
+    "plain": (1e-7, 3e-7, 1e-6, 3e-6, 1e-5, 3e-5, 1e-4, 3e-4, 1e-3, 3e-3, 0.01, 0.03, 0.1),
+    "BN": (1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0),
+    "SkipInit": (1e-3, 3e-3, 0.01, 0.03, 0.1, 0.3, 1.0),
+}
+EVAL_SEEDS: tuple[int, ...] = tuple(range(12))
+TUNING_SEEDS: tuple[int, ...] = (1000, 1001)
+HELD_OUT_SEEDS: tuple[int, ...] = (500, 501)
+SIGNAL_DEPTH, SIGNAL_BATCH = 64, 256
+_RESULTS_DIR = Path(__file__).with_name("results")
+RESULTS_DEPTH = _RESULTS_DIR / "ch6_identity_depth.json"
+RESULTS_TUNED = _RESULTS_DIR / "ch6_identity_tuned.json"
 
 
 def _he_linear(n_in: int, n_out: int, generator: torch.Generator | None) -> nn.Linear:
@@ -88,12 +170,20 @@ def _he_linear(n_in: int, n_out: int, generator: torch.Generator | None) -> nn.L
     return layer
 
 
+def _norm(width: int, norm: str, bn_impl: str) -> nn.Module:
+    if norm != "bn":
+        return nn.Identity()
+    # torch's BatchNorm1d computes the same function as bnref's (tests/test_torch.py) and is
+    # about 3x faster in these tiny nets: the training runs use it
+    return batch_norm_1d(width) if bn_impl == "bnref" else nn.BatchNorm1d(width)
+
+
 class _Block(nn.Module):
     """``x + alpha * W relu(BN(x))``; BN only if ``norm == "bn"``, alpha only if given."""
 
-    def __init__(self, width: int, norm: str, alpha: float | None, generator) -> None:
+    def __init__(self, width, norm, alpha, generator, bn_impl) -> None:
         super().__init__()
-        self.norm = batch_norm_1d(width) if norm == "bn" else nn.Identity()
+        self.norm = _norm(width, norm, bn_impl)
         self.linear = _he_linear(width, width, generator)
         self.alpha = None if alpha is None else nn.Parameter(torch.tensor(float(alpha)))
 
@@ -112,11 +202,15 @@ class ResidualMLP(nn.Module):
     logits; ``blocks[l].branch(x)`` is block ``l``'s residual branch.
     """
 
-    def __init__(self, depth, width, norm, alpha, in_features, classes, generator) -> None:
+    def __init__(
+        self, depth, width, norm, alpha, in_features, classes, generator, bn_impl="bnref"
+    ) -> None:
         super().__init__()
         self.stem = _he_linear(in_features, width, generator)
-        self.blocks = nn.ModuleList(_Block(width, norm, alpha, generator) for _ in range(depth))
-        self.norm = batch_norm_1d(width) if norm == "bn" else nn.Identity()
+        self.blocks = nn.ModuleList(
+            _Block(width, norm, alpha, generator, bn_impl) for _ in range(depth)
+        )
+        self.norm = _norm(width, norm, bn_impl)
         self.head = _he_linear(width, classes, generator)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -135,6 +229,7 @@ def residual_mlp(
     in_features: int = 784,
     classes: int = 10,
     generator: torch.Generator | None = None,
+    bn_impl: str = "bnref",
 ) -> ResidualMLP:
     """A residual MLP with blocks ``x + alpha * W relu(BN(x))`` (pre-activation, like ResNet-v2).
 
@@ -143,8 +238,8 @@ def residual_mlp(
     depth : int
         Number of residual blocks.
     norm : {"bn", "none"}
-        ``"bn"``: ``bnref.torch.BatchNorm1d`` at the start of every branch and before the
-        head. ``"none"``: no normalisation anywhere.
+        ``"bn"``: a BN layer at the start of every branch and before the head.
+        ``"none"``: no normalisation anywhere.
     alpha : float or "1/sqrt(depth)" or None
         SkipInit: a learnable scalar multiplying every branch, initialised to this value.
         ``None``: no scalar.
@@ -152,6 +247,8 @@ def residual_mlp(
         Units per block, input features, logits.
     generator : torch.Generator, optional
         Draws the He-normal initial weights (std ``sqrt(2 / fan_in)``, zero biases).
+    bn_impl : {"bnref", "torch"}
+        ``bnref.torch.BatchNorm1d`` or ``torch.nn.BatchNorm1d`` (the same function, faster).
 
     Returns
     -------
@@ -159,19 +256,21 @@ def residual_mlp(
     """
     if norm not in ("bn", "none"):
         raise ValueError(f"norm must be 'bn' or 'none', got {norm!r}")
+    if bn_impl not in ("bnref", "torch"):
+        raise ValueError(f"bn_impl must be 'bnref' or 'torch', got {bn_impl!r}")
     if depth < 1 or width < 1:
         raise ValueError(f"depth and width must be positive, got {depth}, {width}")
     if alpha == "1/sqrt(depth)":
         alpha = 1.0 / math.sqrt(depth)
     elif alpha is not None and not isinstance(alpha, int | float):
         raise ValueError(f"alpha must be a number, '1/sqrt(depth)' or None, got {alpha!r}")
-    return ResidualMLP(depth, width, norm, alpha, in_features, classes, generator)
+    return ResidualMLP(depth, width, norm, alpha, in_features, classes, generator, bn_impl)
 
 
-def _check_variants(names) -> tuple[str, ...]:
-    unknown = [n for n in names if n not in VARIANTS]
+def _check_names(names, known: dict, what: str = "variants") -> tuple[str, ...]:
+    unknown = [n for n in names if n not in known]
     if unknown:
-        raise ValueError(f"unknown variants {unknown}; choose from {list(VARIANTS)}")
+        raise ValueError(f"unknown {what} {unknown}; choose from {list(known)}")
     return tuple(names)
 
 
@@ -186,13 +285,13 @@ class SignalPropagationResult:
     ----------
     depth : int
     skip_var : dict of str to ndarray, shape (depth,)
-        ``skip_var[name][l]``: the variance of the skip path ``x_l`` entering block ``l``
-        (the batch variance of each unit, averaged over units).
+        ``skip_var[name][l - 1]``: the variance of the skip path ``x_{l-1}`` entering
+        block ``l`` (the batch variance of each unit, averaged over units).
     branch_var : dict of str to ndarray, shape (depth,)
-        The same for block ``l``'s residual branch ``f_l(x_l)``.
+        The same for block ``l``'s residual branch ``f_l(x_{l-1})``.
     skip_mean_sq : dict of str to ndarray, shape (depth,)
-        The squared batch mean of each unit of ``x_l``, averaged over units (the paper's
-        "squared channel mean").
+        The squared batch mean of each unit of ``x_{l-1}``, averaged over units (the
+        paper's "squared channel mean").
     """
 
     depth: int
@@ -217,6 +316,16 @@ class SignalPropagationResult:
         """``branch_var / skip_var`` per block: how much each block changes its input."""
         return self.branch_var[name] / self.skip_var[name]
 
+    def summary(self) -> dict[str, float]:
+        """The numbers the claims are about (see the module docstring, claim 1)."""
+        share = self.branch_to_skip("BN")
+        return {
+            "bn_slope_over_branch": self.linear_slope("BN") / float(np.mean(self.branch_var["BN"])),
+            "bn_last_share_times_l": float(share[-1] * len(share)),
+            "plain_log2_slope": self.log2_slope("plain"),
+            "plain_median_share": float(np.median(self.branch_to_skip("plain"))),
+        }
+
 
 @torch.no_grad()
 def _signal(model: ResidualMLP, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -224,7 +333,7 @@ def _signal(model: ResidualMLP, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray
     h = model.stem(x)  # (N, width)
     for block in model.blocks:
         f = block.branch(h)  # (N, width)
-        skip_var.append(float(h.var(dim=0, unbiased=False).mean()))
+        skip_var.append(float(h.var(dim=0, unbiased=False).mean()))  # biased: a batch statistic
         branch_var.append(float(f.var(dim=0, unbiased=False).mean()))
         mean_sq.append(float(h.mean(dim=0).square().mean()))
         h = h + f
@@ -234,17 +343,17 @@ def _signal(model: ResidualMLP, x: torch.Tensor) -> tuple[np.ndarray, np.ndarray
 def run_signal_propagation(
     seed: int = 0,
     variants: tuple[str, ...] = tuple(VARIANTS),
-    depth: int = 50,
-    batch_size: int = 256,
-    width: int = 128,
+    depth: int = SIGNAL_DEPTH,
+    batch_size: int = SIGNAL_BATCH,
+    width: int = WIDTH,
 ) -> SignalPropagationResult:
     """Measure skip-path and branch variance per block at initialisation.
 
     Reproduces the signal-propagation plots of De & Smith (2020): with BN the skip
     variance grows linearly (slope = the branch variance, about 0.68) and block ``l``'s
-    branch carries about ``1 / l`` of the variance; with no normalisation the variance
-    doubles per block (``2^l``, and branch/skip stays about 1); with SkipInit (``alpha =
-    0``) it is constant, and with ``alpha = 1/sqrt(depth)`` it grows by a bounded factor.
+    branch carries about ``1 / l`` of the variance; without normalisation the variance
+    doubles per block (branch/skip about 1); with SkipInit (``alpha = 0``) it is constant,
+    and with ``alpha = 1/sqrt(depth)`` it grows by a bounded factor.
 
     Parameters
     ----------
@@ -265,11 +374,11 @@ def run_signal_propagation(
 
     Notes
     -----
-    BN runs in training mode (batch statistics), as in the first training step; running
-    statistics are not kept (the models are thrown away). Takes well under 1 s.
+    BN (``bnref.torch.BatchNorm1d``) runs in training mode (batch statistics), as in the
+    first training step. Takes well under 1 s.
     """
     fast_torch()
-    names = _check_variants(variants)
+    names = _check_names(variants, VARIANTS)
     data = mnist_tensors()
     _, rng = seeded(seed)
     idx = torch.from_numpy(rng.permutation(data.x_train.shape[0])[:batch_size])
@@ -285,134 +394,377 @@ def run_signal_propagation(
 
 
 def plot_signal_propagation(result: SignalPropagationResult, ax=None):
-    """Skip-path and branch variance against block index, log scale (two panels).
+    """Skip-path variance and branch share against block index, log scale (two panels).
+
+    The right panel also draws the prediction ``1 / (l - 1 + v0 / b)`` for BN (``v0``: the
+    stem's variance, ``b``: the mean branch variance).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, axes = new_axes(ax, ncols=2, width=4.2)
+    from bncourse import plotting
+
+    fig, axes = new_axes(ax, ncols=2, width=3.25, height=3.0)
     left, right = axes
-    for name, v in result.skip_var.items():
-        (line,) = left.semilogy(v, label=name)
-        right.semilogy(result.branch_to_skip(name), color=line.get_color(), label=name)
-    left.set(xlabel="residual block l", ylabel="Var(skip path $x_l$)", title="skip path")
-    right.set(xlabel="residual block l", ylabel="Var(branch) / Var(skip)", title="branch vs skip")
+    for i, (name, v) in enumerate(result.skip_var.items()):
+        style = plotting.series(i) | {"marker": None}
+        blocks = np.arange(1, len(v) + 1)
+        left.semilogy(blocks, v, label=name, **style)
+        share = result.branch_to_skip(name)
+        if np.all(share > 0):
+            right.loglog(blocks, share, label=name, **style)
+    if "BN" in result.skip_var:
+        v0, b = result.skip_var["BN"][0], float(np.mean(result.branch_var["BN"]))
+        blocks = np.arange(1, result.depth + 1)
+        right.loglog(blocks, 1 / (blocks - 1 + v0 / b), "k:", lw=1, label="$1/(l-1+v_0/b)$")
+    left.set(xlabel="block l", ylabel="Var(skip path $x_{l-1}$)", title="skip path")
+    right.set(xlabel="block l", ylabel="Var(branch) / Var(skip)", title="branch share")
     left.legend(fontsize="small")
-    return fig
+    right.legend(fontsize="small", loc="lower left")
+    return plotting.finish(fig)
 
 
 # -------------------------------------------------------------------------- training
 
 
-@dataclass
-class SkipInitResult:
-    """Training runs of the deep residual MLP, one per variant.
+def _split(purpose: str):
+    from bncourse.experiments.ch4_placement import split
 
-    Attributes
-    ----------
-    depth : int
-    lr : float
-    test_acc : dict of str to float
-        Test accuracy after training (0.1 is chance; a NaN net scores about that).
-    diverged : dict of str to bool
-        The training loss became NaN/inf.
-    loss : dict of str to list of float
-        Training minibatch loss of every step taken (the last may be NaN).
-    curves : dict of str to (list of int, list of float)
-        Steps and test accuracy recorded during training.
-    """
-
-    depth: int
-    lr: float
-    test_acc: dict[str, float] = field(default_factory=dict)
-    diverged: dict[str, bool] = field(default_factory=dict)
-    loss: dict[str, list[float]] = field(default_factory=dict)
-    curves: dict[str, tuple[list[int], list[float]]] = field(default_factory=dict)
+    return split(purpose)
 
 
-def run_skipinit(
-    seed: int = 0,
-    variants: tuple[str, ...] = ("BN", "no norm", "SkipInit"),
-    depth: int = 50,
-    lr: float = 0.05,
-    steps: int = 100,
-    batch_size: int = 128,
-    momentum: float = 0.9,
-) -> SkipInitResult:
-    """Train the deep residual MLP with BN, without normalisation, and with SkipInit.
+def train_one(
+    arm: str,
+    depth: int,
+    lr: float,
+    seed: int,
+    purpose: str = "evaluate",
+    *,
+    steps: int = STEPS,
+    width: int = WIDTH,
+) -> dict[str, Any]:
+    """Train one residual MLP of ``arm`` (a key of :data:`ARMS`) and return plain data.
 
-    Reproduces the paper's claim that SkipInit trains deep residual networks without
-    normalisation that cannot be trained otherwise: at depth 50 the BN and SkipInit nets
-    reach 93-94 % test accuracy in 100 steps, the unnormalised net goes to NaN at its
-    first step.
-
-    Parameters
-    ----------
-    seed : int
-        Seeds initial weights and batches (the same for every variant).
-    variants : tuple of str
-        Names from :data:`VARIANTS`.
-    depth : int
-        Residual blocks.
-    lr, momentum : float
-        SGD settings (every variant gets the same).
-    steps, batch_size : int
+    Momentum SGD (0.9), batch 64, on the 3,000 training digits of chapter 4's split;
+    scored on the validation (``purpose="tune"``) or test (``"evaluate"``) digits. Training
+    stops only on a NaN/inf loss (the plain net's first losses are large but finite).
 
     Returns
     -------
-    SkipInitResult
-
-    Notes
-    -----
-    Training stops only on NaN/inf (not on a large but finite loss: the unnormalised net
-    starts at a loss of about 1e7). About 4-8 s per trained net on one core (BN is the
-    slower).
+    dict
+        ``arm, depth, lr, seed, purpose``; ``acc`` (accuracy after training; a NaN net
+        scores about 0.1), ``loss0`` (the first minibatch loss, at initialisation),
+        ``diverged`` (NaN/inf), ``stopped_at`` (steps taken), ``cpu_s``.
     """
     fast_torch()
-    names = _check_variants(variants)
-    data = mnist_tensors()
-    result = SkipInitResult(depth=depth, lr=lr)
-    for name in names:
-        norm, alpha = VARIANTS[name]
-        gen, _ = seeded(seed)
-        model = residual_mlp(depth, norm, alpha, generator=gen)
-        hist = train(
-            model, data, steps=steps, lr=lr, momentum=momentum, batch_size=batch_size,
-            eval_every=25, generator=gen, diverge_threshold=math.inf,
-        )  # fmt: skip
-        result.test_acc[name] = hist.test_acc[-1]
-        result.diverged[name] = hist.diverged or diverged(hist.loss, math.inf)
-        result.loss[name] = hist.loss
-        result.curves[name] = (hist.steps, hist.test_acc)
-    return result
+    _check_names([arm], ARMS, "arms")
+    norm, alpha = ARMS[arm]
+    gen, _ = seeded(seed)
+    model = residual_mlp(depth, norm, alpha, width=width, generator=gen, bn_impl="torch")
+    t0 = time.process_time()
+    hist = train(
+        model, _split(purpose), steps=steps, lr=lr, momentum=MOMENTUM, batch_size=BATCH,
+        eval_every=steps, generator=gen, diverge_threshold=math.inf,
+    )  # fmt: skip
+    return {
+        "arm": arm,
+        "depth": depth,
+        "lr": lr,
+        "seed": seed,
+        "purpose": purpose,
+        "acc": hist.test_acc[-1],
+        "loss0": hist.loss[0],
+        "diverged": hist.diverged,
+        "stopped_at": hist.stopped_at,
+        "cpu_s": round(time.process_time() - t0, 3),
+    }
 
 
-def plot_skipinit(result: SkipInitResult, ax=None):
-    """Training loss per step (log scale) for every variant; NaN steps are marked.
+def _versions() -> dict[str, str]:
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def run_depth_sweep(
+    depths: tuple[int, ...] = DEPTHS,
+    seeds: tuple[int, ...] = EVAL_SEEDS,
+    arms: tuple[str, ...] = tuple(ARMS),
+    lr: float = FIXED_LR,
+    log=None,
+) -> dict[str, Any]:
+    """Claims 1 and 2: signal propagation per seed, and every arm at every depth at ``lr``.
+
+    Returns the plain-data record that :func:`main` writes to :data:`RESULTS_DEPTH`.
+    """
+    _check_names(arms, ARMS, "arms")
+    t_wall, t_cpu = time.time(), time.process_time()
+    signal = []
+    for s in seeds:
+        r = run_signal_propagation(s)
+        signal.append(
+            {
+                "seed": s,
+                **r.summary(),
+                "skip_var": {k: v.tolist() for k, v in r.skip_var.items()},
+                "branch_var": {k: v.tolist() for k, v in r.branch_var.items()},
+            }
+        )
+    runs = []
+    for depth in depths:
+        for arm in arms:
+            for s in seeds:
+                runs.append(train_one(arm, depth, lr, s))
+                if log:
+                    log(runs[-1])
+    return {
+        "design": {
+            "depths": list(depths),
+            "arms": list(arms),
+            "lr": lr,
+            "momentum": MOMENTUM,
+            "steps": STEPS,
+            "batch_size": BATCH,
+            "width": WIDTH,
+            "seeds": list(seeds),
+            "held_out_seeds": list(HELD_OUT_SEEDS),
+            "signal_depth": SIGNAL_DEPTH,
+            "signal_batch": SIGNAL_BATCH,
+        },
+        "signal": signal,
+        "runs": runs,
+        "timing": {
+            "wall_s": round(time.time() - t_wall, 1),
+            "cpu_s": round(time.process_time() - t_cpu, 1),
+        },
+        "versions": _versions(),
+    }
+
+
+def run_tuned(
+    depths: tuple[int, ...] = TUNED_DEPTHS,
+    arms: tuple[str, ...] = tuple(ARMS),
+    lr_grids: dict[str, tuple[float, ...]] = LR_GRIDS,
+    tuning_seeds: tuple[int, ...] = TUNING_SEEDS,
+    eval_seeds: tuple[int, ...] = EVAL_SEEDS,
+    log=None,
+) -> dict[str, Any]:
+    """Claim 3: tune every (arm, depth)'s lr on validation digits, then evaluate it.
+
+    The chosen lr maximises the mean validation accuracy over ``tuning_seeds`` (ties: the
+    smaller lr). Returns the record that :func:`main` writes to :data:`RESULTS_TUNED`.
+    """
+    _check_names(arms, ARMS, "arms")
+    overlap = set(tuning_seeds) & set(eval_seeds)
+    if overlap:
+        raise ValueError(f"tuning and evaluation seeds overlap: {sorted(overlap)}")
+    t_wall, t_cpu = time.time(), time.process_time()
+    tuning, evaluation, chosen = [], [], {}
+    for depth in depths:
+        for arm in arms:
+            grid = lr_grids[arm]
+            for lr in grid:
+                for s in tuning_seeds:
+                    tuning.append(train_one(arm, depth, lr, s, "tune"))
+                    if log:
+                        log(tuning[-1])
+            score = {
+                lr: np.mean(
+                    [
+                        r["acc"]
+                        for r in tuning
+                        if (r["arm"], r["depth"], r["lr"]) == (arm, depth, lr)
+                    ]
+                )
+                for lr in grid
+            }
+            lr = max(grid, key=lambda g: (score[g], -g))
+            chosen[f"{arm}@{depth}"] = lr
+            for s in eval_seeds:
+                evaluation.append(train_one(arm, depth, lr, s))
+                if log:
+                    log(evaluation[-1])
+    return {
+        "design": {
+            "depths": list(depths),
+            "arms": list(arms),
+            "lr_grids": {a: list(lr_grids[a]) for a in arms},
+            "momentum": MOMENTUM,
+            "steps": STEPS,
+            "batch_size": BATCH,
+            "width": WIDTH,
+            "tuning_seeds": list(tuning_seeds),
+            "eval_seeds": list(eval_seeds),
+            "held_out_seeds": list(HELD_OUT_SEEDS),
+        },
+        "chosen_lr": chosen,
+        "tuning": tuning,
+        "evaluation": evaluation,
+        "timing": {
+            "wall_s": round(time.time() - t_wall, 1),
+            "cpu_s": round(time.process_time() - t_cpu, 1),
+        },
+        "versions": _versions(),
+    }
+
+
+# ----------------------------------------------------------------------- reading results
+
+
+def load_results(which: str = "depth") -> dict[str, Any]:
+    """The committed record of a full run: ``"depth"`` (:data:`RESULTS_DEPTH`) or
+    ``"tuned"`` (:data:`RESULTS_TUNED`)."""
+    paths = {"depth": RESULTS_DEPTH, "tuned": RESULTS_TUNED}
+    if which not in paths:
+        raise ValueError(f"which must be 'depth' or 'tuned', got {which!r}")
+    return json.loads(paths[which].read_text())
+
+
+def _eval_runs(results: dict[str, Any]) -> list[dict[str, Any]]:
+    return results["runs"] if "runs" in results else results["evaluation"]
+
+
+def accuracies(results: dict[str, Any], arm: str, depth: int) -> np.ndarray:
+    """Test accuracy of ``arm`` at ``depth`` per evaluation seed, in seed order; (n_seeds,)."""
+    by_seed = {
+        r["seed"]: r["acc"] for r in _eval_runs(results) if (r["arm"], r["depth"]) == (arm, depth)
+    }
+    seeds = results["design"].get("seeds") or results["design"]["eval_seeds"]
+    if not by_seed:
+        raise ValueError(f"no runs of {arm!r} at depth {depth} in these results")
+    return np.array([by_seed[s] for s in seeds])
+
+
+def summarize_depth(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per (arm, depth): median test accuracy with its 95 % CI, and how many diverged."""
+    rows = []
+    for arm in results["design"]["arms"]:
+        for depth in results["design"]["depths"]:
+            acc = accuracies(results, arm, depth)
+            med, lo, hi = median_ci(acc)
+            n_div = sum(
+                r["diverged"] for r in _eval_runs(results) if (r["arm"], r["depth"]) == (arm, depth)
+            )
+            rows.append(
+                {"arm": arm, "depth": depth, "median": med, "lo": lo, "hi": hi, "diverged": n_div}
+            )
+    return rows
+
+
+def summarize_tuned(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per (arm, depth) of the tuned run: chosen lr, median accuracy and CI, and the paired
+    difference BN - arm (mean and 95 % t-interval; absent for BN itself)."""
+    rows = summarize_depth(results)
+    for row in rows:
+        arm, depth = row["arm"], row["depth"]
+        row["lr"] = results["chosen_lr"][f"{arm}@{depth}"]
+        if arm != "BN":
+            d = paired_diff_ci(accuracies(results, "BN", depth), accuracies(results, arm, depth))
+            row["bn_minus"] = d
+    return rows
+
+
+def plot_depth_sweep(results: dict[str, Any], ax=None, title: str | None = None):
+    """Median test accuracy (95 % CI bars) against depth, one line per arm.
+
+    Works for both records (:func:`run_depth_sweep` and :func:`run_tuned`).
 
     Returns
     -------
     matplotlib.figure.Figure
     """
-    fig, ax = new_axes(ax, width=5.0)
-    for name, loss in result.loss.items():
-        label = f"{name}: " + (
-            "diverged (NaN)" if result.diverged[name] else f"test acc {result.test_acc[name]:.3f}"
+    from bncourse import plotting
+
+    fig, ax = new_axes(ax, width=5.2, height=3.2)
+    rows = summarize_depth(results)
+    for i, arm in enumerate(results["design"]["arms"]):
+        mine = [r for r in rows if r["arm"] == arm]
+        d = np.array([r["depth"] for r in mine]) * (1 + 0.06 * (i - 1))  # dodge
+        med = np.array([r["median"] for r in mine])
+        err = [med - [r["lo"] for r in mine], [r["hi"] for r in mine] - med]
+        ax.errorbar(d, med, yerr=err, capsize=3, label=arm, **plotting.series(i))
+    ax.set_xscale("log", base=2)
+    ax.axhline(0.1, color="0.6", lw=0.8, ls=":")
+    ax.set(xlabel="residual blocks", ylabel="test accuracy", ylim=(0, 1), title=title)
+    ax.legend(fontsize="small", loc="center left")
+    return plotting.finish(fig)
+
+
+def plot_tuned(results: dict[str, Any], ax=None):
+    """Left: validation accuracy over the lr grid per arm and depth (mean of the tuning
+    seeds). Right: test accuracy at each arm's chosen lr against depth.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    from bncourse import plotting
+
+    fig, axes = new_axes(ax, ncols=2, width=3.25, height=3.2)
+    left, right = axes
+    depths = results["design"]["depths"]
+    for i, arm in enumerate(results["design"]["arms"]):
+        grid = results["design"]["lr_grids"][arm]
+        for j, depth in enumerate(depths):
+            val = [
+                np.mean(
+                    [
+                        r["acc"]
+                        for r in results["tuning"]
+                        if (r["arm"], r["depth"], r["lr"]) == (arm, depth, lr)
+                    ]
+                )
+                for lr in grid
+            ]
+            style = plotting.series(i) | {"alpha": 0.35 + 0.65 * j / max(len(depths) - 1, 1)}
+            label = arm if j == len(depths) - 1 else None
+            left.semilogx(grid, val, label=label, **style)
+    left.set(xlabel="learning rate", ylabel="validation accuracy", ylim=(0, 1))
+    left.set_title("lr grid (light: 8, dark: 64 blocks)", fontsize="small")
+    left.legend(fontsize="small")
+    plot_depth_sweep(results, ax=right)
+    right.set_title("each arm at its best lr", fontsize="small")
+    right.get_legend().remove()
+    return plotting.finish(fig)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Run the full experiments and write the JSON records (``make experiments``).
+
+    ``python -m bncourse.experiments.ch6_de_smith [depth|tuned]`` runs one of them
+    (default: both).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    which = argv or ["depth", "tuned"]
+
+    def log(r):
+        print(
+            f"{r['purpose']:8s} {r['arm']:8s} depth {r['depth']:3d} lr {r['lr']:<7g} seed "
+            f"{r['seed']:4d} acc {r['acc']:.3f} {'NaN' if r['diverged'] else ''} "
+            f"({r['cpu_s']:.1f} s)",
+            flush=True,
         )
-        finite = np.where(np.isfinite(loss), loss, np.nan)
-        steps = np.arange(1, len(loss) + 1)
-        ax.semilogy(steps, finite, marker="o" if len(loss) < 5 else None, label=label)
-    ax.set(
-        xlabel="step",
-        ylabel="training loss",
-        title=f"{result.depth}-block residual MLP, lr {result.lr:g}",
-    )
-    ax.legend(fontsize="small")
-    return fig
+
+    _RESULTS_DIR.mkdir(parents=True, exist_ok=True)
+    for name in which:
+        if name == "depth":
+            res, out = run_depth_sweep(log=log), RESULTS_DEPTH
+        elif name == "tuned":
+            res, out = run_tuned(log=log), RESULTS_TUNED
+        else:
+            raise SystemExit(f"unknown run {name!r}; choose 'depth' or 'tuned'")
+        out.write_text(json.dumps(res, indent=1) + "\n")
+        print(f"wrote {out} ({res['timing']['cpu_s']} CPU s)")
 
 
 EXPERIMENTS = {
     "De & Smith signal propagation": run_signal_propagation,
-    "De & Smith SkipInit training": run_skipinit,
+    "De & Smith one 16-block SkipInit run": lambda: train_one("SkipInit", 16, FIXED_LR, 0),
 }
+
+if __name__ == "__main__":
+    main()
