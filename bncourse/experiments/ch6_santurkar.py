@@ -622,9 +622,19 @@ def plot_ratios(results: Sequence[dict], ax=None):
             med = np.array([r["median"] for r in sel])
             err = [med - np.array([r["lo"] for r in sel]), np.array([r["hi"] for r in sel]) - med]
             axes[k].errorbar(x, med, yerr=err, capsize=3, label=res["arch"].upper(), **style)
+    from matplotlib.ticker import FixedLocator, FormatStrFormatter, LogLocator, NullFormatter
+
     for k, measure in enumerate(MEASURES):
-        axes[k].axhline(1, color="k", lw=0.8)
-        axes[k].set(xscale="log", yscale="log", xlabel="training lr", title=titles[measure])
+        ax = axes[k]
+        ax.axhline(1, color="k", lw=0.8)
+        ax.set(xscale="log", yscale="log", xlabel="training lr", title=titles[measure])
+        ax.xaxis.set_major_locator(FixedLocator(PROBE_LRS))
+        ax.xaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.xaxis.set_minor_formatter(NullFormatter())
+        ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(FormatStrFormatter("%g"))
+        ax.yaxis.set_minor_formatter(NullFormatter())
+        ax.tick_params(axis="x", labelrotation=45)
     axes[0].set_ylabel("standard / BN")
     axes[0].legend(frameon=False, fontsize="small")
     return plotting.finish(fig)
