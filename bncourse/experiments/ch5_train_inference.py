@@ -99,6 +99,35 @@ __all__ = [
     "BatchOfOneResult",
     "run_batch_of_one",
     "recalibrate",
+    "KerasComparison",
+    "run_keras_comparison",
+    "translate",
+    "wash_out",
+    "prune",
+    "average_weights",
+    "run_recalibration",
+    "FINETUNE_ARMS",
+    "run_finetune",
+    "NORM_ARMS",
+    "run_small_batch_norm",
+    "EVAL_SEEDS",
+    "RECAL_SEEDS",
+    "TUNING_SEEDS",
+    "HELD_OUT_SEEDS",
+    "FINETUNE_LR_GRID",
+    "NORM_LR_GRID",
+    "RESULTS",
+    "SECTIONS",
+    "run_section",
+    "load_results",
+    "paired",
+    "recal_effect",
+    "gap_ci",
+    "stale_result",
+    "plot_gap_summary",
+    "plot_recalibration",
+    "plot_arms",
+    "main",
     "EXPERIMENTS",
 ]
 
@@ -594,6 +623,12 @@ class KerasComparison:
     batch_size: int
 
 
+def _numpy(t) -> np.ndarray:
+    """A Keras (torch backend) tensor or variable value as a NumPy array, without the
+    deprecated ``__array__`` path of ``keras.ops.convert_to_numpy``."""
+    return t.detach().cpu().numpy() if isinstance(t, torch.Tensor) else np.asarray(t)
+
+
 def run_keras_comparison(
     seed: int = 0, steps: int = 60, batch_size: int = 16, momentum: float = 0.1
 ) -> KerasComparison:
@@ -648,8 +683,8 @@ def run_keras_comparison(
         bn.update_running_stats(rm_t, rv_t, mean, var, n, momentum, convention="torch")
         bn.update_running_stats(rm_u, rv_u, mean, var * n / (n - 1), n, m_keras,
                                 convention="keras")  # fmt: skip
-        k_mean = keras.ops.convert_to_numpy(k_layer.moving_mean)
-        k_var = keras.ops.convert_to_numpy(k_layer.moving_variance)
+        k_mean = _numpy(k_layer.moving_mean.value)
+        k_var = _numpy(k_layer.moving_variance.value)
         errs[:, t] = [
             np.abs(k_mean - rm_k).max(),
             np.abs(k_var - rv_k).max(),
@@ -659,12 +694,12 @@ def run_keras_comparison(
         ratio[t] = k_var / t_layer.running_var.numpy()
         wrong = max(wrong, float(np.abs(k_var - rv_u).max()))
     k_layer.trainable = False
-    before = keras.ops.convert_to_numpy(k_layer.moving_variance).copy()
+    before = _numpy(k_layer.moving_variance.value).copy()
     x = rng.normal(size=(n, 3)) * 5
-    out = keras.ops.convert_to_numpy(k_layer(x, training=True))
-    as_inference = keras.ops.convert_to_numpy(k_layer(x, training=False))
+    out = _numpy(k_layer(x, training=True))
+    as_inference = _numpy(k_layer(x, training=False))
     frozen = bool(
-        np.array_equal(before, keras.ops.convert_to_numpy(k_layer.moving_variance))
+        np.array_equal(before, _numpy(k_layer.moving_variance.value))
         and np.allclose(out, as_inference)
     )
     return KerasComparison(momentum, m_keras, *errs, ratio, wrong, frozen, n)
@@ -1015,6 +1050,93 @@ def gap_ci(results: dict[str, Any]) -> dict[str, tuple[float, float, float]]:
     return out
 
 
+# ------------------------------------------------------------------ plots of the committed run
+
+
+def stale_result(results: dict[str, Any], seed: int = 0) -> StaleResult:
+    """The committed :func:`run_stale` of ``seed`` as a :class:`StaleResult` (for
+    :func:`plot_stale`)."""
+    row = next(r for r in results["stale"]["rows"] if r["seed"] == seed)
+    return StaleResult(row["momenta"], row["steps"], np.array(row["eval_acc"]),
+                       np.array(row["train_acc"]), row["recalibrated_acc"])  # fmt: skip
+
+
+def plot_gap_summary(results: dict[str, Any], ax=None):
+    """Evaluation-mode minus training-mode test accuracy against the test batch size, mean
+    and 95 % CI over the committed seeds, with class-sorted batches of 32 as a separate point.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, width=5.0)
+    ci = gap_ci(results)
+    sizes = results["gap"]["rows"][0]["batch_sizes"]
+    mean = np.array([ci[str(n)][0] for n in sizes]) * 100
+    lo = np.array([ci[str(n)][1] for n in sizes]) * 100
+    hi = np.array([ci[str(n)][2] for n in sizes]) * 100
+    ax.errorbar(sizes, mean, yerr=[mean - lo, hi - mean], fmt="o-", capsize=3,
+                label="random test batches")  # fmt: skip
+    m, lo_s, hi_s = (100 * v for v in ci["sorted 32"])
+    ax.errorbar([32], [m], yerr=[[m - lo_s], [hi_s - m]], fmt="s", color="C3", capsize=3,
+                label="class-sorted batches of 32")  # fmt: skip
+    ax.axhline(0, color="k", lw=0.8)
+    n = len(results["gap"]["rows"])
+    ylabel = "eval minus train-mode\naccuracy (points)"
+    ax.set(xscale="log", xlabel="test batch size N", ylabel=ylabel, title=f"{n} seeds, 95 % CI")
+    ax.set_xticks(sizes, [str(s) for s in sizes])
+    ax.legend(fontsize="small")
+    return fig
+
+
+def plot_recalibration(results: dict[str, Any], ax=None):
+    """Evaluation-mode test accuracy before and after recalibration, per scenario (mean and
+    95 % CI over the committed seeds), next to the trained model's.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, width=5.5)
+    rows = results["recalibration"]["rows"]
+    scenarios = ["never updated", "pruned", "averaged", "washed out"]
+    for k, (when, marker) in enumerate((("before", "o"), ("after", "s"))):
+        for j, sc in enumerate(scenarios):
+            m, lo, hi = (100 * v for v in mean_ci([r[sc][when] for r in rows]))
+            ax.errorbar(j + 0.15 * (2 * k - 1), m, yerr=[[m - lo], [hi - m]], fmt=marker,
+                        color=f"C{k}", capsize=3,
+                        label=f"{when} recalibration" if j == 0 else None)  # fmt: skip
+    base = 100 * mean_ci([r["base_acc"] for r in rows])[0]
+    ax.axhline(base, color="0.5", ls=":", label="trained model")
+    ax.set_xticks(range(len(scenarios)), scenarios)
+    ax.set(ylabel="test accuracy (%)", title=f"{len(rows)} seeds, 95 % CI")
+    ax.legend(fontsize="small", loc="lower left")
+    return fig
+
+
+def plot_arms(results: dict[str, Any], section: str, ax=None, title: str = ""):
+    """Test accuracy per arm of a training comparison (``"finetune"`` or ``"norms"``): one
+    dot per seed and the mean, each arm at its tuned learning rate.
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+    """
+    fig, ax = new_axes(ax, width=5.5)
+    rows = results[section]["rows"]
+    arms = list(dict.fromkeys(r["arm"] for r in rows))
+    for i, arm in enumerate(arms):
+        acc = 100 * np.array([r["acc"] for r in rows if r["arm"] == arm])
+        jitter = np.linspace(-0.15, 0.15, acc.size)
+        ax.plot(i + jitter, acc, "o", ms=3, alpha=0.6, color=f"C{i}")
+        ax.plot([i - 0.25, i + 0.25], [np.nanmean(acc)] * 2, "k-", lw=1.5)
+    lr = results[section]["chosen_lr"]
+    labels = [a.replace(", ", ",\n").replace(" + ", " +\n") + f"\nlr {lr[a]:g}" for a in arms]
+    ax.set_xticks(range(len(arms)), labels)
+    ax.set(ylabel="test accuracy (%)", title=title)
+    return fig
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the sections named in ``argv`` (all by default) and merge them into :data:`RESULTS`.
 
@@ -1049,6 +1171,10 @@ EXPERIMENTS = {
     "train/eval gap vs batch size": run_mode_gap,
     "stale running statistics": run_stale,
     "batch of one": run_batch_of_one,
+    "recalibration, four scenarios": run_recalibration,
+    "fine-tuning at batch 2, one arm": lambda: run_finetune(0, "BN eval()", 0.003),
+    "GroupNorm at batch 2, one run": lambda: run_small_batch_norm(0, "GroupNorm", 0.001),
+    "Keras vs torch running statistics": run_keras_comparison,
 }
 
 
