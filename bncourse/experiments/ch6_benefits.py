@@ -34,7 +34,7 @@ net, plain SGD at lr :data:`WD_LR` = 1.0, batch 32, :data:`WD_STEPS` = 2,000 ste
   ``sqrt(2 lr lambda)``, has a CI inside [0.5, 1.5]; without decay, a median below 0.25.
 
 Regularisation (:func:`run_gap_full`): the train/test accuracy gap after
-:data:`GAP_EPOCHS` = 8 epochs on 3,000 digits, the 784-128x6-10 ReLU net with and
+:data:`GAP_EPOCHS` = 6 epochs on 3,000 digits, the 784-128x6-10 ReLU net with and
 without BN, momentum SGD, batch sizes :data:`GAP_BATCH_SIZES` = (16, 64, 256), each
 (net, batch size)'s rate tuned on :data:`GAP_GRID` by validation accuracy on
 :data:`GAP_TUNING_SEEDS` (one seed: the machine was shared by many jobs); 20 evaluation
@@ -90,6 +90,8 @@ __all__ = [
     "gap_comparisons",
     "run_scale_full",
     "load_results",
+    "plot_weight_decay",
+    "plot_gap",
     "RESULTS_SCALE",
     "RESULTS_GAP",
     "EXPERIMENTS",
@@ -413,7 +415,7 @@ def run_weight_decay(
 #: the regularisation experiment's design (fixed before its full run)
 GAP_BATCH_SIZES: tuple[int, ...] = (16, 64, 256)
 GAP_GRID: tuple[float, ...] = (0.003, 0.01, 0.03, 0.1)
-GAP_EPOCHS = 8
+GAP_EPOCHS = 6
 GAP_TUNING_SEEDS: tuple[int, ...] = (1000,)
 GAP_EVAL_SEEDS: tuple[int, ...] = tuple(range(20))
 GAP_HELD_OUT_SEEDS: tuple[int, ...] = (500, 501)
@@ -608,6 +610,66 @@ def run_scale_full(seeds: tuple[int, ...] = WD_SEEDS, log=None) -> dict:
 def load_results(path: Path | str = RESULTS_SCALE) -> dict:
     """A committed record: :data:`RESULTS_SCALE` or :data:`RESULTS_GAP`."""
     return json.loads(Path(path).read_text())
+
+
+def plot_weight_decay(results: dict, layer: int = 2, axes=None):
+    """Row norm, effective rate and angle per step, with and without weight decay.
+
+    Median over seeds (lines) and the 25th-75th percentile band, for hidden layer
+    ``layer`` (0-based); the angle panel marks ``sqrt(2 lr lambda)``.
+    """
+    from bncourse import plotting
+
+    fig, axes = new_axes(axes, ncols=3, width=2.15, height=2.9)
+    design = results["design"]
+    for i, (lam, runs) in enumerate(results["weight_decay"].items()):
+        steps = np.asarray(runs[0]["steps"])
+        n2 = np.array([np.asarray(r["row_norm2"])[:, layer] for r in runs])  # (seeds, steps)
+        ang = np.array([np.asarray(r["angle"])[:, layer] for r in runs])
+        style = plotting.series(i)
+        label = "no decay" if float(lam) == 0 else f"decay {float(lam):g}"
+        for ax, y in zip(axes, (np.sqrt(n2), design["lr"] / n2, ang), strict=True):
+            ax.plot(steps, np.median(y, 0), color=style["color"],
+                    linestyle=style["linestyle"], label=label)  # fmt: skip
+            ax.fill_between(steps, *np.percentile(y, [25, 75], 0), color=style["color"], alpha=0.2)
+    axes[2].axhline(np.sqrt(2 * design["lr"] * design["weight_decay"]), color="0.4", lw=0.8,
+                    linestyle=":", label="sqrt(2 lr λ)")  # fmt: skip
+    axes[0].set(ylabel="RMS row norm ||w||", xlabel="step")
+    axes[1].set(ylabel="lr / ||w||²", xlabel="step", yscale="log")
+    axes[2].set(ylabel="angle per step (rad)", xlabel="step", yscale="log")
+    axes[2].legend(fontsize="small", loc="lower left")
+    return plotting.finish(fig)
+
+
+def plot_gap(results: dict, axes=None):
+    """Left: train/test gap against batch size (median, 95 % CI), plain and BN.
+    Right: the pre-registered paired differences with the equivalence margin."""
+    from bncourse import plotting
+    from bncourse.experiments.stats import median_ci
+
+    fig, (left, right) = new_axes(axes, ncols=2, width=3.25, height=3.0)
+    sizes = results["design"]["batch_sizes"]
+    for i, (bn, label) in enumerate((("none", "plain"), ("before", "BN"))):
+        cis = np.array([median_ci(100 * gaps(results, bn, b)) for b in sizes])  # (sizes, 3)
+        left.errorbar(sizes, cis[:, 0], yerr=[cis[:, 0] - cis[:, 1], cis[:, 2] - cis[:, 0]],
+                      capsize=3, label=label, **plotting.series(i))  # fmt: skip
+    left.set(xscale="log", xlabel="batch size", ylabel="train − test accuracy (points)")
+    left.set_xticks(sizes, [str(b) for b in sizes])
+    left.legend(fontsize="small")
+    rows = gap_comparisons(results)
+    margin = 100 * results["design"]["margin"]
+    right.axvspan(-margin, margin, color="0.9", label=f"±{margin:g} points")
+    right.axvline(0, color="k", lw=0.8)
+    for j, row in enumerate(rows):
+        err = [[100 * (row["mean"] - row["lo"])], [100 * (row["hi"] - row["mean"])]]
+        right.errorbar(100 * row["mean"], j, xerr=err, capsize=3, fmt="o", color="k")
+    labels = [r["comparison"].replace("BN - plain, batch ", "b ") for r in rows]
+    labels[-1] = f"b {sizes[0]} − b {sizes[-1]}"
+    right.set_yticks(range(len(rows)), labels)
+    right.invert_yaxis()
+    right.set(xlabel="gap(BN) − gap(plain), points")
+    right.legend(fontsize="small", loc="lower right")
+    return plotting.finish(fig)
 
 
 def main(argv: list[str] | None = None) -> None:

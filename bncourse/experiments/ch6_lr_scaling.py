@@ -28,7 +28,7 @@ Our analogue, fixed before the full run (nothing below was changed after seeing 
 * The learning-rate curve: plain and BN nets at every rate of the grid on
   :data:`CURVE_SEEDS` (10): where BN-xK sits on it explains the ordering of the arms.
 * Init sweep: every Linear layer's He weights multiplied by a gain in :data:`GAINS`,
-  plain and BN at eta0, :data:`GAIN_STEPS` = 480 steps, test accuracy at the end, 10 seeds.
+  plain and BN at eta0, :data:`GAIN_STEPS` = 400 steps, test accuracy at the end, 10 seeds.
 
 Claims and the rule that decides each (stated before the run):
 
@@ -101,7 +101,7 @@ DEPTH, WIDTH, BATCH, MOMENTUM = 6, 128, 32, 0.9
 TARGET, MAX_STEPS, EVERY = 0.9, 1500, 10
 GRID: tuple[float, ...] = (0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 GAINS: tuple[float, ...] = (0.1, 0.3, 1.0, 3.0, 10.0)
-GAIN_STEPS = 480
+GAIN_STEPS = 400
 TUNING_SEEDS: tuple[int, ...] = (1000, 1001)
 EVAL_SEEDS: tuple[int, ...] = tuple(range(20))
 CURVE_SEEDS: tuple[int, ...] = tuple(range(10))
@@ -349,7 +349,7 @@ def run_init_gains(
             runs[label][str(g)] = []
             for s in seeds:
                 r = run_one(
-                    "relu", bn, lr, s, gain=g, max_steps=GAIN_STEPS, every=GAIN_STEPS // 12,
+                    "relu", bn, lr, s, gain=g, max_steps=GAIN_STEPS, every=GAIN_STEPS,
                     stop=False,
                 )  # fmt: skip
                 runs[label][str(g)].append(r)
