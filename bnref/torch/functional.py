@@ -25,7 +25,11 @@ from torch import Tensor
 
 from bnref.numpy import _momentum_eps, _running_update
 
-# Centring error budget of the backward's fast path, see _centred_dot.
+# Elements per block of the CPU blockwise passes (see _blocks): 1 MiB of float32, so that a
+# block written by one op is still in cache when the next op reads it.
+_BLOCK = 1 << 18
+# No longer used by bnref (the backward's dot product is always centred now, blockwise on
+# the CPU); tests/test_torch.py's test_both_backward_dot_paths_match_torch still patches it.
 _MAX_MEAN_OVER_STD = 8.0
 
 
@@ -47,27 +51,58 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.dim() - 2)
 
 
-def _as_acc(t: Tensor | None, acc: torch.dtype) -> Tensor | None:
-    return t if t is None or t.dtype == acc else t.to(acc)
-
-
 def _eager() -> bool:
-    """True in plain eager mode: no ``torch.compile`` tracing, no ``torch.func`` transform.
+    """True in plain eager mode: no ``torch.compile`` or ``torch.jit.trace`` tracing, no
+    ``torch.func`` transform.
 
-    Only then do the fast paths run: writing a result over a temporary of our own (a fresh
-    32 MB buffer costs as much as two passes over it on CPU: the kernel zeroes its pages)
-    and the ``bmm`` dot products. ``torch.func`` transforms need plain out-of-place ops
-    (an in-place write into an unbatched temporary fails under vmap), and Inductor fuses
-    the plain ops better itself.
+    Only then do the fast paths run: in-place writes into temporaries of our own, the
+    blockwise CPU passes and the ``bmm`` dot products. ``torch.func`` transforms need plain
+    out-of-place ops (an in-place write into an unbatched temporary fails under vmap), and
+    Inductor fuses the plain ops better itself; a ``torch.jit.trace`` would unroll the
+    blockwise loops for one batch size.
     """
     return not (
-        torch.compiler.is_compiling() or torch._C._functorch.maybe_current_level() is not None
+        torch.compiler.is_compiling()
+        or torch._C._functorch.maybe_current_level() is not None
+        or torch.jit.is_tracing()
     )
 
 
 def _eager_cpu(*tensors: Tensor) -> bool:
     """:func:`_eager`, and every tensor on the CPU (where the ``bmm`` fast paths pay off)."""
     return _eager() and all(t.device.type == "cpu" for t in tensors)
+
+
+def _blockwise(*tensors: Tensor) -> bool:
+    """True where the CPU blockwise passes apply: plain eager mode, CPU, contiguous
+    non-empty (N, C, *) tensors of one full-precision dtype (float32 or float64), none of
+    them batched (gradcheck's batched gradients run the backward under the legacy vmap,
+    which :func:`_eager` does not see; the passes write into unbatched buffers)."""
+    dtype = tensors[0].dtype
+    return (
+        dtype in (torch.float32, torch.float64)
+        and tensors[0].numel() > 0
+        and all(t.dtype == dtype and t.is_contiguous() for t in tensors)
+        and _eager_cpu(*tensors)
+        and not any(
+            torch._C._functorch.is_legacy_batchedtensor(t)
+            or torch._C._functorch.is_batchedtensor(t)
+            for t in tensors
+        )
+    )
+
+
+def _blocks(x: Tensor) -> tuple[list[slice], int]:
+    """Slices along the batch axis holding about ``_BLOCK`` elements each (at least one
+    sample), and the most rows a slice has.
+
+    A full-size temporary costs a fresh allocation (on the CPU the kernel zeroes every
+    page: as much as a copy) and a trip through main memory; a block-sized one is reused
+    and stays in cache. Same arithmetic, same rounding, per block.
+    """
+    N = x.shape[0]
+    rows = max(1, _BLOCK // max(1, x[0].numel()))
+    return [slice(i, min(i + rows, N)) for i in range(0, N, rows)], min(rows, N)
 
 
 def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) -> Tensor:
@@ -88,36 +123,66 @@ def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) 
         and a.numel() > 0
     ):
         L = a.numel() // (N * C)
-        dots = torch.bmm(a.reshape(N * C, 1, L), b.reshape(N * C, L, 1))  # (N*C, 1, 1)
+        # b as (L, 1) columns through a transposed view: a (L, 1) block with unit strides
+        # makes bmm copy it first (twice the time)
+        dots = torch.bmm(a.reshape(N * C, 1, L), b.reshape(N * C, 1, L).transpose(1, 2))
         return dots.reshape(N, C).sum(0)  # (C,)
     return (a * b).sum(dims, dtype=acc)  # (C,)
 
 
-def _sum_of_squares(xmu: Tensor, dims: tuple[int, ...], acc: torch.dtype) -> Tensor:
-    """Per-channel ``sum(xmu ** 2)``, (C,): ``bmm`` dot products on CPU in eager mode,
-    ``vector_norm`` (one read, no temporary) elsewhere."""
-    if _eager_cpu(xmu):
-        return _channel_dot(xmu, xmu, dims, acc)
-    return torch.linalg.vector_norm(xmu, dim=dims).square()
+def _batch_stats(x: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
+    """The batch mean and *biased* variance per channel, (C,) each, in ``acc``.
 
+    The variance is the mean of squared deviations from the mean, never
+    ``E[x^2] - E[x]^2`` (which cancels catastrophically when ``|mean| >> std``):
 
-def _affine(t: Tensor, scale: Tensor, shift: Tensor, x: Tensor, *, own: bool) -> Tensor:
-    """``t * scale + shift`` per channel, returned in x's dtype, layout and device.
-
-    In plain eager mode this is one pass into the output: over ``t`` itself when it is a
-    temporary of our own (``own``) in x's dtype, else into a fresh buffer like x (float32
-    arithmetic written straight to float16/bfloat16, no float32 intermediate). Under
-    ``torch.func`` and ``torch.compile``: plain out-of-place ops.
+    * on the CPU: the corrected two-pass algorithm. A first mean ``m`` (one read), then the
+      deviations ``d = x - m`` give ``mean = m + sum(d) / n`` and ``var = sum(d^2) / n -
+      (sum(d) / n)^2``, whose correction term is tiny: it removes most of the first
+      mean's rounding error (a float32 sum of 1e4-sized values is off by ~1e-3). In eager
+      mode, for contiguous float32/float64 input, the deviations go block by block through
+      one small buffer (one more read of x, no full-size temporary); elsewhere
+      (channels-last, float16/bfloat16, ``torch.compile``, ``torch.func``) ``x - m`` is
+      one tensor in ``acc``;
+    * on other devices (CUDA): ``torch.var_mean`` (one read, Welford's update), of the
+      input converted to float32 first when it is float16/bfloat16, so that the
+      statistics are float32 all the way, as torch's kernels keep them.
     """
-    shape = _channel_shape(t)
+    dims, shape = _reduce_dims(x), _channel_shape(x)
+    n = x.numel() // x.shape[1]  # values per channel
+    if x.device.type != "cpu":
+        var, mean = torch.var_mean(x.to(acc), dims, correction=0)  # (C,) each
+        return mean, var
+    m = x.mean(dims, dtype=acc)  # (C,) first estimate
+    if _blockwise(x):
+        slices, rows = _blocks(x)
+        buf = x.new_empty((rows, *x.shape[1:]))  # one block of deviations x - m
+        dev, sq = x.new_zeros(x.shape[1]), x.new_zeros(x.shape[1])  # (C,) sum(d), sum(d^2)
+        for s in slices:
+            d = torch.sub(x[s], m.view(shape), out=buf[: s.stop - s.start])
+            dev += d.sum(dims)
+            sq += d.square_().sum(dims)
+    else:
+        d = x - m.view(shape)  # (N, C, *) in acc
+        dev, sq = d.sum(dims), (d * d).sum(dims)
+    return m + dev / n, sq / n - (dev / n) ** 2
+
+
+def _scale_shift(x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
+    """``x * scale + shift`` per channel, one pass, in x's dtype, layout and device.
+
+    ``scale`` and ``shift`` are (C,) in the arithmetic dtype: float32 arithmetic on
+    float16/bfloat16 input is written straight into the low-precision output (no float32
+    intermediate) in eager mode; under ``torch.func`` and ``torch.compile``, plain
+    out-of-place ops.
+    """
+    shape = _channel_shape(x)
     scale, shift = scale.view(shape), shift.view(shape)
     if not _eager():
-        return torch.addcmul(shift, t, scale).to(x.dtype)
-    if own and t.dtype == x.dtype:
-        if t.device.type == "cpu":  # two in-place passes are faster than addcmul there
-            return t.mul_(scale).add_(shift)
-        return torch.addcmul(shift, t, scale, out=t)
-    return torch.addcmul(shift, t, scale, out=torch.empty_like(x))
+        return torch.addcmul(shift, x, scale).to(x.dtype)
+    # addcmul, not x * scale + shift in two ops: rounding x * scale first doubles the
+    # error when |mean| >> std (x * scale and shift nearly cancel; measured at mean 1e4)
+    return torch.addcmul(shift, x, scale, out=torch.empty_like(x))
 
 
 def _real(value, name: str) -> float:
@@ -267,6 +332,47 @@ def update_running_stats(
     return running_mean, running_var
 
 
+def _forward(x, weight, bias, running_mean, running_var, training, eps, *, copy=False):
+    """The forward computation: ``(out, mean, var)``, the normalized output and the
+    statistics used (training: the batch mean and *biased* variance; evaluation: the
+    running ones, copied if ``copy``), (C,) in the arithmetic dtype.
+
+    ``out = gamma * (x - mean) / sqrt(var + eps) + beta`` is computed as one per-channel
+    affine map of x, ``x * scale + shift`` with ``scale = gamma / sqrt(var + eps)`` and
+    ``shift = beta - mean * scale`` worked out on the (C,) vectors, as torch's CPU kernel
+    does: one pass over x for the output, plus the statistics' passes in training.
+    Changes nothing in place.
+    """
+    acc = _acc_dtype(x.dtype)
+    if x.numel() == 0:  # as torch: nothing to normalize, running statistics untouched
+        empty = x.new_zeros(x.shape[1], dtype=acc)  # (C,)
+        return x.clone(), empty, empty.clone()
+    if training:
+        # biased variance (divide by n): the batch is normalized by its own n values
+        mean, var = _batch_stats(x, acc)  # (C,) each
+    else:
+        mean, var = running_mean.to(acc, copy=copy), running_var.to(acc, copy=copy)  # (C,)
+    invstd = torch.rsqrt(var + eps)  # (C,)
+    scale = invstd if weight is None else invstd * weight.to(acc)  # (C,)
+    shift = -mean * scale if bias is None else bias.to(acc) - mean * scale  # (C,)
+    return _scale_shift(x, scale, shift), mean, var
+
+
+def _needs_function(*tensors: Tensor | None) -> bool:
+    """Whether the call needs :class:`BatchNormFunction` (a gradient to record, forward-mode
+    AD, a ``torch.func`` transform or ``torch.compile``), or can run :func:`_forward` alone.
+
+    Inference (``torch.no_grad()``, or no input that requires grad) skips the autograd
+    machinery: its Python-level cost (binding arguments, saving tensors) is several times
+    the cost of the forward on a small batch, and on a GPU the device would wait for it.
+    """
+    # forward-mode AD (torch.autograd.forward_ad.dual_level) ignores no_grad; its level is
+    # -1 outside a dual_level block
+    if not _eager() or torch.autograd.forward_ad._current_level >= 0:
+        return True
+    return torch.is_grad_enabled() and any(t is not None and t.requires_grad for t in tensors)
+
+
 # --------------------------------------------------------------------------------------
 # the autograd function: forward, hand-written backward and forward-mode derivative
 # --------------------------------------------------------------------------------------
@@ -298,24 +404,51 @@ def _guard_double_backward(dout: Tensor, grads: tuple) -> tuple:
     return grads
 
 
-def _centred_dot(dout: Tensor, x: Tensor, mean: Tensor, invstd: Tensor, sum_dout: Tensor):
-    """Per-channel ``sum(dout * (x - mean))``, (C,), and ``x - mean`` when it was formed.
+def _grad_sums(dout: Tensor, x: Tensor, mean: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
+    """The backward's per-channel sums ``sum(dout)`` and ``sum(dout * (x - mean))``, (C,) each.
 
-    The straightforward way forms ``x - mean`` (a full-size temporary). On CPU in eager
-    mode, when every channel's mean is within ``_MAX_MEAN_OVER_STD`` standard deviations
-    of 0, ``sum(dout * x) - mean * sum(dout)`` is used instead: no temporary, and the
-    cancellation costs at most a factor ``_MAX_MEAN_OVER_STD`` in rounding error over the
-    centred form (whose error scales with the std). Larger means take the centred form.
+    Always the centred product (``sum(dout * x) - mean * sum(dout)`` would cancel when
+    ``|mean| >> std``). On the CPU in eager mode, for contiguous full-precision tensors,
+    both sums are taken block by block through one small buffer (x and dout read once, no
+    full-size temporary); elsewhere as one expression.
     """
-    acc, dims, shape = invstd.dtype, _reduce_dims(x), _channel_shape(x)
-    if (
-        _eager_cpu(x, dout)
-        and x.dtype == dout.dtype == acc
-        and bool((mean.abs() * invstd).amax() <= _MAX_MEAN_OVER_STD)
-    ):
-        return _channel_dot(dout, x, dims, acc) - mean * sum_dout, None
-    xmu = x - mean.view(shape)  # (N, C, *) in acc
-    return _channel_dot(dout, xmu, dims, acc), xmu
+    dims, shape = _reduce_dims(x), _channel_shape(x)
+    if not _blockwise(x, dout):
+        sum_dout = dout.sum(dims, dtype=acc)  # (C,)
+        return sum_dout, (dout * (x - mean.view(shape))).sum(dims, dtype=acc)  # (C,)
+    slices, rows = _blocks(x)
+    buf = x.new_empty((rows, *x.shape[1:]))  # one block of dout * (x - mean)
+    sum_dout, dotp = x.new_zeros(x.shape[1]), x.new_zeros(x.shape[1])  # (C,) each
+    for s in slices:
+        d = dout[s]
+        prod = torch.sub(x[s], mean.view(shape), out=buf[: s.stop - s.start]).mul_(d)
+        sum_dout += d.sum(dims)
+        dotp += prod.sum(dims)
+    return sum_dout, dotp
+
+
+def _dx_train(dout, x, mean, k, invstd, n, sum_dout, dotp) -> Tensor:
+    """dx of training-mode BN from the per-channel sums, in the arithmetic dtype.
+
+    ``dx = k * (dout - sum(dout) / n - x_hat * sum(dout * x_hat) / n)`` with ``k = gamma *
+    invstd``, ``x_hat = (x - mu) * invstd``, computed as ``dout * k + (x - mu) * c1 + c0``
+    with per-channel ``c1 = -k * invstd^2 * sum(dout * (x - mu)) / n`` and ``c0 = -k *
+    sum(dout) / n``. On the CPU in eager mode, block by block into the output (x and dout
+    read once, ``x - mu`` never stored whole); elsewhere ``x * c1 + (c0 - mu * c1)``
+    then ``+ dout * k``, in place into our own output in eager mode only (vmap needs
+    out-of-place ops).
+    """
+    shape = _channel_shape(x)
+    c1 = (-k * invstd * invstd * dotp / n).view(shape)  # coefficient of (x - mu)
+    c0 = (-k * sum_dout / n).view(shape)  # constant term
+    k = k.view(shape)
+    if _blockwise(x, dout):
+        dx = torch.empty_like(x)
+        for s in _blocks(x)[0]:
+            torch.sub(x[s], mean.view(shape), out=dx[s]).mul_(c1).add_(c0).addcmul_(dout[s], k)
+        return dx
+    dx = torch.addcmul(c0 - mean.view(shape) * c1, x, c1)  # (x - mu) * c1 + c0, in acc
+    return dx.addcmul_(dout, k) if _eager() else torch.addcmul(dx, dout, k)
 
 
 class BatchNormFunction(torch.autograd.Function):
@@ -330,7 +463,8 @@ class BatchNormFunction(torch.autograd.Function):
     arguments already checked by :func:`batch_norm` and changes nothing in place; call
     :func:`batch_norm` instead, which also updates the running statistics. The forward
     saves ``x``, the per-channel ``mean`` and ``invstd = 1 / sqrt(var + eps)`` (no
-    full-size x_hat).
+    full-size x_hat). The forward itself is :func:`_forward`: the statistics, then one
+    per-channel affine map ``x * scale + shift``.
 
     Training-mode backward, with ``x_hat = (x - mu) * invstd`` and ``n`` values per
     channel::
@@ -352,30 +486,8 @@ class BatchNormFunction(torch.autograd.Function):
 
     @staticmethod
     def forward(x, weight, bias, running_mean, running_var, training, eps):
-        acc = _acc_dtype(x.dtype)
-        dims, shape = _reduce_dims(x), _channel_shape(x)
-        if x.numel() == 0:  # as torch: nothing to normalize, running statistics untouched
-            empty = x.new_zeros(x.shape[1], dtype=acc)  # (C,)
-            return x.clone(), empty, empty.clone()
-        w, b = _as_acc(weight, acc), _as_acc(bias, acc)
-        if training:
-            mean = x.mean(dims, dtype=acc)  # (C,)
-            xmu = x - mean.view(shape)  # (N, C, *) in acc
-            # biased variance (divide by n): the batch is normalized by its own n values.
-            # The mean of squared deviations from mu, never E[x^2] - E[x]^2.
-            var = _sum_of_squares(xmu, dims, acc) / (x.numel() // x.shape[1])  # (C,)
-            invstd = torch.rsqrt(var + eps)  # (C,)
-            scale = invstd if w is None else invstd * w  # (C,)
-            shift = b if b is not None else torch.zeros_like(scale)  # (C,)
-            out = _affine(xmu, scale, shift, x, own=True)  # xmu * scale + shift
-        else:
-            # copies: the outputs must not alias the running buffers
-            mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
-            invstd = torch.rsqrt(var + eps)  # (C,)
-            scale = invstd if w is None else invstd * w  # (C,)
-            shift = -mean * scale if b is None else b - mean * scale  # (C,)
-            out = _affine(x, scale, shift, x, own=False)  # x * scale + shift
-        return out, mean, var
+        # copies of the running statistics: the outputs must not alias the buffers
+        return _forward(x, weight, bias, running_mean, running_var, training, eps, copy=True)
 
     @staticmethod
     def setup_context(ctx, inputs, output):
@@ -412,17 +524,17 @@ class BatchNormFunction(torch.autograd.Function):
             dx = (dout * k.view(shape)).to(x.dtype)
         if not (need_dw or need_db or (need_dx and ctx.training)):
             return dx, dw, db
-        sum_dout = dout.sum(dims, dtype=acc)  # (C,) = dbeta
+        if not (need_dw or (need_dx and ctx.training)):  # dbeta alone
+            return dx, dw, dout.sum(dims, dtype=acc).to(ctx.bias_dtype)
+        # (C,) each: sum(dout) = dbeta, and sum(dout * (x - mu)) = dgamma / invstd
+        sum_dout, dotp = _grad_sums(dout, x, mean, acc)
         if need_db:
             db = sum_dout.to(ctx.bias_dtype)
-        if not (need_dw or (need_dx and ctx.training)):
-            return dx, dw, db
-        dotp, xmu = _centred_dot(dout, x, mean, invstd, sum_dout)  # (C,) sum(dout * (x - mu))
         if need_dw:
             dw = (dotp * invstd).to(weight.dtype)  # sum(dout * x_hat)
         if need_dx and ctx.training:
             n = x.numel() // x.shape[1]  # values per channel
-            dx = _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp).to(x.dtype)
+            dx = _dx_train(dout, x, mean, k, invstd, n, sum_dout, dotp).to(x.dtype)
         return dx, dw, db
 
 
@@ -462,9 +574,10 @@ def _backward_train(dout, x, xmu, mean, k, invstd, n, sum_dout, dotp) -> Tensor:
     ``sum_dout = sum(dout)``, ``dotp = sum(dout * (x - mu))``, both (C,), ``k = gamma *
     invstd``. ``dx = k * (dout - sum(dout) / n - x_hat * sum(dout * x_hat) / n)``,
     computed as ``dout * k + (x - mu) * c1 + c0``; when ``x - mu`` was not formed
-    (``xmu is None``), ``x * c1 + (c0 - mu * c1)`` (see :func:`_centred_dot`).
-    In-place writes go only into buffers of our own, and only in plain eager mode, so
-    batched gradients (vmap) work.
+    (``xmu is None``), ``x * c1 + (c0 - mu * c1)``. Synchronized BN's backward
+    (:mod:`bnref.torch.sync`), which has ``x - mu`` at hand; :func:`_dx_train` is the
+    single-process one. In-place writes go only into buffers of our own, and only in plain
+    eager mode, so batched gradients (vmap) work.
     """
     shape = _channel_shape(dout)
     c1 = -k * invstd * invstd * dotp / n  # (C,) coefficient of (x - mu)
@@ -594,8 +707,13 @@ def batch_norm(
     if validate:
         check_running_stats(running_mean, running_var)
     training = bool(training)
-    fn = BatchNormFunction if torch.compiler.is_compiling() else _BatchNormFunctionWithJvp
-    out, mean, var = fn.apply(input, weight, bias, running_mean, running_var, training, eps)
+    args = input, weight, bias, running_mean, running_var, training, eps
+    if not _needs_function(input, weight, bias):
+        out, mean, var = _forward(*args)
+    elif torch.compiler.is_compiling():
+        out, mean, var = BatchNormFunction.apply(*args)
+    else:
+        out, mean, var = _BatchNormFunctionWithJvp.apply(*args)
     if training and running_mean is not None and input.numel() > 0:
         n = input.numel() // input.shape[1]
         try:
