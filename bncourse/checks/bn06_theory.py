@@ -299,6 +299,7 @@ def _ref_skipinit(case: Case, alpha0=0.0, on_skip=False, vector=False, parameter
     with torch.no_grad():
         out_eval = blk(float(a), eval_branch, x2)
     shape = (1,) if vector else ()
+    grad = grad if parameter else torch.zeros(())
     count = _numel(branch) + (int(np.prod(shape)) if parameter else 0)
     return (
         torch.full(shape, float(alpha0), dtype=torch.float64),
@@ -364,7 +365,7 @@ def _skip_learner(cls: Callable) -> Callable:
         out_a = call(block, x, watch=(0,))
         if not torch.is_tensor(out_a):
             raise _Problem("bad_return", f"the block's output is a {type(out_a).__name__}")
-        grad = torch.full_like(block.alpha.detach(), float("nan"))
+        grad = torch.zeros_like(block.alpha.detach())  # no gradient reaches alpha: 0
         if out_a.requires_grad and block.alpha.requires_grad:
             call(lambda: (out_a * r).sum().backward(), charge=False)
             if block.alpha.grad is not None:
@@ -778,28 +779,26 @@ def ratio_band(linear: nn.Module, bn: nn.Module, x: torch.Tensor, c: float) -> t
     return float((f * (1 - kappa)).min()), float((f * (1 + kappa)).max())
 
 
-def _scale_call(call, fn, spec: dict, c: float, x_scale: float = 1.0):
+_SCALE_FLAGS = (*_FLAGS, "global RNG changed")
+
+
+def _scale_call(call, fn, spec: dict, c: float, x_scale: float = 1.0) -> tuple:
+    """``(max_output_change, grad_norm_ratio, *flags)`` of one call on fresh inputs."""
     linear, bn, x = _scale_inputs(spec)
     x = x * x_scale
+    before = _state(linear, bn)
+    torch.manual_seed(4321)
+    rng = torch.get_rng_state()
     res = call(fn, linear, bn, x, c, watch=(2,))
+    moved = float(not torch.equal(rng, torch.get_rng_state()))
     change, ratio = call.unpack(res, ("max_output_change", "grad_norm_ratio"), fn)
-    return linear, bn, change, ratio
-
-
-_SCALE_FLAGS = (*_FLAGS, "global RNG changed")
+    return change, ratio, *_changes(before, linear, bn), moved
 
 
 def _scale_output_learner(fn: Callable) -> Callable:
     def learner(call, case):
-        spec, c = case.inputs["spec"], case.inputs["c"]
-        linear, bn, x = _scale_inputs(spec)
-        before = _state(linear, bn)
-        torch.manual_seed(4321)
-        rng = torch.get_rng_state()
-        res = call(fn, linear, bn, x, c, watch=(2,))
-        change, _ = call.unpack(res, ("max_output_change", "grad_norm_ratio"), fn)
-        moved = float(not torch.equal(rng, torch.get_rng_state()))
-        return (_scalar(change, "max_output_change"), *_changes(before, linear, bn), moved)
+        change, _, *flags = _scale_call(call, fn, case.inputs["spec"], case.inputs["c"])
+        return (_scalar(change, "max_output_change"), *flags)
 
     return learner
 
@@ -809,12 +808,18 @@ def _ref_scale_output(case: Case) -> tuple:
     return (float((oc - o1).abs().max()), 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
-_SCALE_OUTPUT_MUTANTS = {
-    "params_not_restored": lambda c: (None, 1.0, None, None, None, None),
-    "grad_changed": lambda c: (None, None, 1.0, None, None, None),
-    "running_stats_changed": lambda c: (None, None, None, 1.0, None, None),
-    "global_rng": lambda c: (None, None, None, None, None, 1.0),
+def _flag_mutant(index: int, first: int = 1) -> Callable:
+    """A mistake that sets flag ``index`` (of :data:`_SCALE_FLAGS`) and nothing else."""
+    return lambda case: (*(None,) * first, *(1.0 if i == index else None for i in range(5)))
+
+
+_SCALE_FLAG_MUTANTS = {
+    "params_not_restored": 0,
+    "grad_changed": 1,
+    "running_stats_changed": 2,
+    "global_rng": 4,
 }
+_SCALE_OUTPUT_MUTANTS = {k: _flag_mutant(i) for k, i in _SCALE_FLAG_MUTANTS.items()}
 
 
 def _scale_case(label, spec, c, **kw) -> Case:
@@ -858,18 +863,19 @@ _WIGGLE = {"float64": 1e-10, "float32": 1e-5}
 def _scale_ratio_learner(fn: Callable) -> Callable:
     def learner(call, case):
         spec, c = case.inputs["spec"], case.inputs["c"]
-        ratios = []
+        ratios, flags = [], None
         for k in range(3):
             x_scale = 1.0 + k * _WIGGLE[spec.get("dtype", "float64")]
-            *_, ratio = _scale_call(call, fn, spec, c, x_scale)
+            _, ratio, *now = _scale_call(call, fn, spec, c, x_scale)
             ratios.append(_scalar(ratio, "grad_norm_ratio"))
+            flags = flags or now
         r = np.array(ratios)
         noise = float(
             not np.isfinite(r).all()
             or (r == 0).any()
             or float(np.ptp(r)) > 1e-3 * float(np.abs(r).max())
         )
-        return c * ratios[0], noise
+        return c * ratios[0], noise, *flags
 
     return learner
 
@@ -902,12 +908,17 @@ def check_weight_scale_gradient(
         "check_weight_scale_gradient: weight_scale_effect(linear, bn, x, c)[1] is about 1/c",
         points,
         with_hidden(visible, "bn06_theory", "SCALE", _scale_ratio_case, hidden),
-        (Output("c * grad_norm_ratio"), Output("ratio is rounding noise")),
+        (
+            Output("c * grad_norm_ratio"),
+            Output("ratio is rounding noise"),
+            *(Output(f) for f in _SCALE_FLAGS),
+        ),
         _scale_ratio_learner(weight_scale_effect),
-        lambda case: (case.inputs["c"] * _scale_ratio(case), 0.0),
+        lambda case: (case.inputs["c"] * _scale_ratio(case), 0.0, *(0.0,) * 5),
         mutants={
-            "constant_projection": lambda case: (None, 1.0),
-            "ratio_c": lambda case: (case.inputs["c"] / _scale_ratio(case), 0.0),
+            "constant_projection": lambda case: (None, 1.0, *(None,) * 5),
+            "ratio_c": lambda case: (case.inputs["c"] / _scale_ratio(case), *(None,) * 6),
+            **{k: _flag_mutant(i, first=2) for k, i in _SCALE_FLAG_MUTANTS.items()},
         },
         messages=MISTAKES,
         forbidden=FORBIDDEN,

@@ -40,7 +40,7 @@ LOSS = [
     dict(label="float32 MLP with bnref BN, eval mode, .grad set",
          spec=dict(seed=715, d=4, hidden=[6, 6], classes=2, n=32, bn="bnref", mode="eval",
                    dtype="float32", grads="all"),
-         step_sizes=[0.2, 0.0]),
+         step_sizes=[0.0, 0.2]),
 ]  # fmt: skip
 
 PREDICTIVENESS = [
@@ -65,7 +65,7 @@ PREDICTIVENESS = [
     dict(label="float32 MLP with bnref BN, eval mode, .grad set",
          spec=dict(seed=725, d=4, hidden=[6, 6], classes=2, n=32, bn="bnref", mode="eval",
                    dtype="float32", grads="all"),
-         step_sizes=[0.2, 0.0]),
+         step_sizes=[0.0, 0.2]),
 ]  # fmt: skip
 
 SCALE = [

@@ -1,0 +1,15 @@
+"""loss.backward() onto the .grad already there: the direction is old .grad + g."""
+
+REPLACE = {
+    "loss_along_gradient": [
+        (
+            "grads = torch.autograd.grad(loss_fn(model(x), y), params)  # .grad untouched",
+            "loss_fn(model(x), y).backward()\n"
+            "        grads = [p.grad.detach().clone() for p in params]",
+        )
+    ]
+}
+SCORE = (8, 8)
+CELLS = {"loss_along_gradient_values_and_model_unchanged": (0, 0)}
+MISTAKES = ["grad_accumulated", "grad_changed"]
+KIND = "mistake"
