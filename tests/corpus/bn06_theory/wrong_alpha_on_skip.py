@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """alpha scales the skip path: alpha * x + branch(x)."""
 
 REPLACE = {

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """gradient_predictiveness switches the model to eval mode and leaves it there."""
 
 REPLACE = {

@@ -1,3 +1,4 @@
+# ruff: noqa: E501
 """loss_along_gradient switches the model to training mode and leaves it there."""
 
 REPLACE = {
