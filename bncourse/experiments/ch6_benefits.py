@@ -637,13 +637,16 @@ def plot_weight_decay(results: dict, layer: int = 2, axes=None):
     axes[0].set(ylabel="RMS row norm ||w||", xlabel="step")
     axes[1].set(ylabel="lr / ||w||²", xlabel="step", yscale="log")
     axes[2].set(ylabel="angle per step (rad)", xlabel="step", yscale="log")
-    axes[2].legend(fontsize="small", loc="lower left")
+    axes[0].legend(fontsize="small", loc="best")
+    axes[2].legend(handles=axes[2].lines[-1:], fontsize="small", loc="upper right")
     return plotting.finish(fig)
 
 
 def plot_gap(results: dict, axes=None):
     """Left: train/test gap against batch size (median, 95 % CI), plain and BN.
     Right: the pre-registered paired differences with the equivalence margin."""
+    from matplotlib.ticker import NullLocator
+
     from bncourse import plotting
     from bncourse.experiments.stats import median_ci
 
@@ -655,6 +658,7 @@ def plot_gap(results: dict, axes=None):
                       capsize=3, label=label, **plotting.series(i))  # fmt: skip
     left.set(xscale="log", xlabel="batch size", ylabel="train − test accuracy (points)")
     left.set_xticks(sizes, [str(b) for b in sizes])
+    left.xaxis.set_minor_locator(NullLocator())
     left.legend(fontsize="small")
     rows = gap_comparisons(results)
     margin = 100 * results["design"]["margin"]
