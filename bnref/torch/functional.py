@@ -51,6 +51,12 @@ def _channel_shape(x: Tensor) -> tuple[int, ...]:
     return (1, x.shape[1]) + (1,) * (x.dim() - 2)
 
 
+def _as_acc(t: Tensor | None, acc: torch.dtype) -> Tensor | None:
+    """``t`` in the arithmetic dtype (no call at all when it already is: each op costs host
+    time, which a GPU waits for on small batches)."""
+    return t if t is None or t.dtype == acc else t.to(acc)
+
+
 def _eager() -> bool:
     """True in plain eager mode: no ``torch.compile`` or ``torch.jit.trace`` tracing, no
     ``torch.func`` transform.
@@ -327,8 +333,8 @@ def update_running_stats(
     var = batch_var * var_factor if var_factor != 1.0 else batch_var
     # running + weight_new * (batch - running): the same average, written as lerp_
     with torch.no_grad():
-        running_mean.lerp_(batch_mean.to(running_mean.dtype), weight_new)
-        running_var.lerp_(var.to(running_var.dtype), weight_new)
+        running_mean.lerp_(_as_acc(batch_mean, running_mean.dtype), weight_new)
+        running_var.lerp_(_as_acc(var, running_var.dtype), weight_new)
     return running_mean, running_var
 
 
@@ -350,11 +356,16 @@ def _forward(x, weight, bias, running_mean, running_var, training, eps, *, copy=
     if training:
         # biased variance (divide by n): the batch is normalized by its own n values
         mean, var = _batch_stats(x, acc)  # (C,) each
+    elif copy:
+        mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
     else:
-        mean, var = running_mean.to(acc, copy=copy), running_var.to(acc, copy=copy)  # (C,)
+        mean, var = _as_acc(running_mean, acc), _as_acc(running_var, acc)  # (C,)
     invstd = torch.rsqrt(var + eps)  # (C,)
-    scale = invstd if weight is None else invstd * weight.to(acc)  # (C,)
-    shift = -mean * scale if bias is None else bias.to(acc) - mean * scale  # (C,)
+    scale = invstd if weight is None else invstd * _as_acc(weight, acc)  # (C,)
+    if bias is None:
+        shift = -mean * scale  # (C,)
+    else:
+        shift = torch.addcmul(_as_acc(bias, acc), mean, scale, value=-1)  # (C,) beta - mean * scale
     return _scale_shift(x, scale, shift), mean, var
 
 
