@@ -641,6 +641,29 @@ _PROBE_VISIBLE = {
 }  # fmt: skip
 
 
+def _probe_check(fn: Callable, name: str, points, hidden, seed: int, kind: str, output: str,
+                 values: Callable, mutants: dict) -> Score:  # fmt: skip
+    visible = [
+        _probe_case(
+            "MLP 6-10-10-3 with BN, training mode, .grad set, cross-entropy, N=32",
+            {**_PROBE_VISIBLE, "seed": seed},
+            [0.0, 0.1, 0.5, 1.0],
+        )
+    ]
+    return run_check(
+        f"check_{name}: {name}(model, loss_fn, x, y, step_sizes)",
+        points,
+        with_hidden(visible, "bn06_theory", kind, _probe_case, hidden),
+        _probe_outputs(output),
+        _probe_learner(fn, name),
+        lambda case: (values(case), 0.0, 0.0, 0.0, 0.0),
+        mutants=mutants,
+        messages=MISTAKES,
+        forbidden=FORBIDDEN,
+        hints=HINTS,
+    )
+
+
 def check_loss_along_gradient(
     loss_along_gradient: Callable, points: float = 3, hidden: bool | None = None
 ) -> Score:
@@ -648,25 +671,8 @@ def check_loss_along_gradient(
 
     Book: chapter 6, smoothness section (Santurkar et al. 2018, Fig. 4a).
     """
-    visible = [
-        _probe_case(
-            "MLP 6-10-10-3 with BN, training mode, .grad set, cross-entropy, N=32",
-            _PROBE_VISIBLE,
-            [0.0, 0.1, 0.5, 1.0],
-        )
-    ]
-    return run_check(
-        "check_loss_along_gradient: loss_along_gradient(model, loss_fn, x, y, step_sizes)",
-        points,
-        with_hidden(visible, "bn06_theory", "LOSS", _probe_case, hidden),
-        _probe_outputs("losses"),
-        _probe_learner(loss_along_gradient, "loss_along_gradient"),
-        lambda case: (_probe_losses(case), 0.0, 0.0, 0.0, 0.0),
-        mutants=_LOSS_MUTANTS,
-        messages=MISTAKES,
-        forbidden=FORBIDDEN,
-        hints=HINTS,
-    )
+    return _probe_check(loss_along_gradient, "loss_along_gradient", points, hidden, 610,
+                        "LOSS", "losses", _probe_losses, _LOSS_MUTANTS)  # fmt: skip
 
 
 def check_gradient_predictiveness(
@@ -676,25 +682,9 @@ def check_gradient_predictiveness(
 
     Book: chapter 6, smoothness section (Santurkar et al. 2018, Fig. 4b).
     """
-    visible = [
-        _probe_case(
-            "MLP 6-10-10-3 with BN, training mode, .grad set, cross-entropy, N=32",
-            {**_PROBE_VISIBLE, "seed": 611},
-            [0.0, 0.1, 0.5, 1.0],
-        )
-    ]
-    return run_check(
-        "check_gradient_predictiveness: gradient_predictiveness(model, loss_fn, x, y, step_sizes)",
-        points,
-        with_hidden(visible, "bn06_theory", "PREDICTIVENESS", _probe_case, hidden),
-        _probe_outputs("gradient change"),
-        _probe_learner(gradient_predictiveness, "gradient_predictiveness"),
-        lambda case: (_probe_changes(case), 0.0, 0.0, 0.0, 0.0),
-        mutants=_CHANGE_MUTANTS,
-        messages=MISTAKES,
-        forbidden=FORBIDDEN,
-        hints=HINTS,
-    )
+    return _probe_check(gradient_predictiveness, "gradient_predictiveness", points, hidden,
+                        611, "PREDICTIVENESS", "gradient change", _probe_changes,
+                        _CHANGE_MUTANTS)  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------

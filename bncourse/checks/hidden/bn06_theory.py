@@ -43,30 +43,9 @@ LOSS = [
          step_sizes=[0.0, 0.2]),
 ]  # fmt: skip
 
-PREDICTIVENESS = [
-    dict(label="MLP with BN, eval mode, .grad set on some parameters, eta from 0",
-         spec=dict(seed=720, d=5, hidden=[8, 8], classes=4, n=24, mode="eval", grads="some"),
-         step_sizes=[0.0, 0.05, 0.2, 0.8]),
-    dict(label="MLP with bnref BN, training mode, no .grad, Tanh, MSE module, a tuple of etas",
-         spec=dict(seed=721, d=4, hidden=[9], classes=3, n=40, bn="bnref", act="tanh",
-                   loss="mse_module"),
-         step_sizes=[0.3, 0.0, 1.5], as_tuple=True),
-    dict(label="float32 MLP with BN, training mode, .grad set",
-         spec=dict(seed=722, d=6, hidden=[10, 10, 10], classes=3, n=48, dtype="float32",
-                   grads="all"),
-         step_sizes=[0.0, 0.1, 0.4]),
-    dict(label="conv net with BatchNorm2d, training mode, .grad set on some",
-         spec=dict(seed=723, conv=True, channels=3, classes=3, n=16, grads="some"),
-         step_sizes=[0.05, 0.5]),
-    dict(label="MLP without BN, eval mode, no .grad, one-hot MSE",
-         spec=dict(seed=724, d=5, hidden=[7, 7], classes=3, n=20, bn=None, mode="eval",
-                   loss="mse_onehot"),
-         step_sizes=[0.0, 0.25, 1.0, 2.0]),
-    dict(label="float32 MLP with bnref BN, eval mode, .grad set",
-         spec=dict(seed=725, d=4, hidden=[6, 6], classes=2, n=32, bn="bnref", mode="eval",
-                   dtype="float32", grads="all"),
-         step_sizes=[0.0, 0.2]),
-]  # fmt: skip
+# the same kinds of model, step sizes and .grad as LOSS, on other seeds
+PREDICTIVENESS = [dict(case, spec={**case["spec"], "seed": case["spec"]["seed"] + 10})
+                  for case in LOSS]  # fmt: skip
 
 SCALE = [
     dict(label="float32, bnref BN (eps 1e-3), x (48, 5), c = 0.5",
