@@ -206,3 +206,12 @@ def test_global_random_state_untouched_by_the_checks_themselves():
     for case in _probe_cases("LOSS"):
         checks._build(case.inputs["spec"])
     assert torch.equal(before, torch.get_rng_state())
+
+
+def test_the_weight_scale_checks_give_the_notebook_its_random_state_back():
+    ns = _solution()
+    torch.manual_seed(11)
+    before = torch.get_rng_state()
+    _quiet(checks.check_weight_scale_output, ns["weight_scale_effect"], hidden=True)
+    _quiet(checks.check_weight_scale_gradient, ns["weight_scale_effect"], hidden=True)
+    assert torch.equal(before, torch.get_rng_state())
