@@ -1,7 +1,8 @@
 """Checks for the assignment ``bn06_theory``: SkipInit and probes of the landscape (PyTorch).
 
-Book: chapter 6 (``book/06_theory.md`` and its section pages: the identity bias of
-residual blocks, smoothness along the gradient, scale invariance); notebook
+Book: chapter 6, *Why does it work?*: section 6.4 (``book/06_4_identity.md``, SkipInit),
+section 6.2 (``book/06_2_smoothness.md``, ``ch6-smoothness-measures``: the probes) and
+section 6.1 (``book/06_1_results.md``, ``ch6-scale-invariance``); notebook
 ``exercises/bn06_theory/bn_theory.ipynb``, which imports this module as
 ``from bncourse.checks import bn06_theory as checks``.
 
@@ -394,7 +395,7 @@ def _skip_shape_hint(name, got, want, case) -> str:
 def check_skipinit_block(SkipInitBlock: Callable, points: float = 2, hidden=None) -> Score:  # noqa: N803
     """SkipInitBlock: alpha a 0-dim parameter at 0, forward x + alpha * branch(x).
 
-    Book: chapter 6, the identity section (De & Smith 2020). When graded, hidden cases
+    Book: section 6.4, ``ch6-identity`` (De & Smith 2020). When graded, hidden cases
     (other branches, dtypes, values of alpha) score instead.
     """
     visible = [
@@ -669,7 +670,7 @@ def check_loss_along_gradient(
 ) -> Score:
     """The losses along the negative gradient, and the model exactly as before.
 
-    Book: chapter 6, smoothness section (Santurkar et al. 2018, Fig. 4a).
+    Book: section 6.2, ``ch6-smoothness-measures`` (Santurkar et al. 2018, Fig. 4a).
     """
     return _probe_check(loss_along_gradient, "loss_along_gradient", points, hidden, 610,
                         "LOSS", "losses", _probe_losses, _LOSS_MUTANTS)  # fmt: skip
@@ -680,7 +681,7 @@ def check_gradient_predictiveness(
 ) -> Score:
     """The l2 change of the gradient along the negative gradient, model exactly as before.
 
-    Book: chapter 6, smoothness section (Santurkar et al. 2018, Fig. 4b).
+    Book: section 6.2, ``ch6-smoothness-measures`` (Santurkar et al. 2018, Fig. 4b).
     """
     return _probe_check(gradient_predictiveness, "gradient_predictiveness", points, hidden,
                         611, "PREDICTIVENESS", "gradient change", _probe_changes,
@@ -758,7 +759,7 @@ def ratio_band(linear: nn.Module, bn: nn.Module, x: torch.Tensor, c: float) -> t
     to be as large as the whole row gradient, ``c * ratio`` lies in
     ``[min_j f_j (1 - |k_j^2 - 1|), max_j f_j (1 + |k_j^2 - 1|)]``: an interval of width
     about ``4 eps / min_j v_j``, so 1 (the eps-free answer) up to that. Public: the notebook
-    and chapter 6 use it to say how close to ``1/c`` the ratio must be.
+    and section 6.1 use it to say how close to ``1/c`` the ratio must be.
     """
     with torch.no_grad():
         z = nn.functional.linear(x.double(), linear.weight.double(), linear.bias.double())
@@ -829,7 +830,7 @@ def check_weight_scale_output(
 ) -> Score:
     """max_output_change is BN's eps-sized change; linear, bn and the global RNG unchanged.
 
-    Book: chapter 6, scale invariance.
+    Book: section 6.1, ``ch6-scale-invariance``.
     """
     visible = [
         _scale_case(
@@ -888,9 +889,9 @@ def check_weight_scale_gradient(
 ) -> Score:
     """grad_norm_ratio is about 1/c (within BN's eps), and no rounding noise.
 
-    Book: chapter 6, scale invariance. The tolerance on ``c * grad_norm_ratio`` is the width
-    of :func:`ratio_band` plus rounding, so it holds for every projection P that varies
-    across the batch.
+    Book: section 6.1, ``ch6-scale-invariance``. The tolerance on ``c * grad_norm_ratio``
+    is the width of :func:`ratio_band` plus rounding, so it holds for every projection P
+    that varies across the batch.
     """
     visible = [
         _scale_ratio_case(
