@@ -34,9 +34,13 @@ def rows():
     return out
 
 
-def _trained_settings(rows, arch):
-    """Settings in which neither net diverged on most seeds."""
-    return sorted({s for (a, s, _m), r in rows.items() if a == arch and r["n"] >= 5})
+#: Where the plain net trains and the paper's claim holds for (a) and (b): every fixed lr
+#: but 0.5 (the plain MLP diverges there; the plain CNN collapses on some seeds), and the
+#: tuned lrs of the MLP (the CNN's tuned lrs are 0.5 for both nets).
+SMOOTHER = {
+    "mlp": ("lr 0.02", "lr 0.05", "lr 0.2", "tuned"),
+    "cnn": ("lr 0.02", "lr 0.05", "lr 0.2"),
+}
 
 
 # --------------------------------------------------------------------------- the claims
@@ -45,11 +49,9 @@ def _trained_settings(rows, arch):
 @pytest.mark.claim("ch6-smoothness-loss-range")
 @pytest.mark.parametrize("arch", e.ARCHS)
 def test_loss_range_is_smaller_with_bn(rows, arch):
-    """Fig. 4a: at every lr where the plain net trains, and at the tuned lrs, the 95 % CI
-    of the median ratio standard/BN of the loss range lies above 1."""
-    settings = _trained_settings(rows, arch)
-    assert {"lr 0.02", "lr 0.05", "lr 0.2", "tuned"} <= set(settings), settings
-    for s in settings:
+    """Fig. 4a: at lr 0.02, 0.05 and 0.2 (and the MLP's tuned lrs) the 95 % CI of the
+    median ratio standard/BN of the loss range lies above 1."""
+    for s in SMOOTHER[arch]:
         r = rows[arch, s, "loss_range"]
         assert r["lo"] > 1, (s, r["median"], r["lo"], r["hi"])
 
@@ -58,7 +60,7 @@ def test_loss_range_is_smaller_with_bn(rows, arch):
 @pytest.mark.parametrize("arch", e.ARCHS)
 def test_gradient_changes_less_with_bn(rows, arch):
     """Fig. 4b: the same for the largest gradient change along -g."""
-    for s in _trained_settings(rows, arch):
+    for s in SMOOTHER[arch]:
         r = rows[arch, s, "grad_change"]
         assert r["lo"] > 1, (s, r["median"], r["lo"], r["hi"])
 
@@ -74,11 +76,24 @@ def test_beta_eff_is_smaller_with_bn_at_small_lr(rows, arch):
 
 @pytest.mark.claim("ch6-smoothness-beta-large-lr")
 def test_beta_eff_is_not_smaller_with_bn_at_large_lr(rows):
-    """Not reproduced: at lr 0.2 (MLP) and 0.5 (CNN) the beta_eff ratio's CI reaches 1 or
-    lies below it, and its median is below 1.2 (the paper: clearly smaller with BN)."""
-    for arch, s in (("mlp", "lr 0.2"), ("cnn", "lr 0.5")):
-        r = rows[arch, s, "beta_eff"]
-        assert r["lo"] <= 1 and r["median"] < 1.2, (arch, s, r["median"], r["lo"], r["hi"])
+    """Not reproduced: on the MLP at lr 0.2 the beta_eff ratio's CI contains 1 (or lies
+    below it) and its median is below 1.2 (the paper: clearly smaller with BN)."""
+    r = rows["mlp", "lr 0.2", "beta_eff"]
+    assert r["lo"] <= 1 and r["median"] < 1.2, (r["median"], r["lo"], r["hi"])
+    assert rows["mlp", "lr 0.2", "grad_change"]["lo"] > 1  # while (b) still holds there
+
+
+@pytest.mark.claim("ch6-smoothness-cnn-large-lr")
+def test_cnn_at_lr_half_shows_no_clear_difference(rows):
+    """Not reproduced: the CNN at lr 0.5 (both nets' tuned lr): no measure's CI lies above
+    1, because on some seeds the plain CNN collapses (test accuracy < 0.5) to a flat,
+    untrained landscape while on the others the ratios are near 1."""
+    for measure in e.MEASURES:
+        r = rows["cnn", "lr 0.5", measure]
+        assert r["lo"] <= 1 <= r["hi"], (measure, r["median"], r["lo"], r["hi"])
+    per_seed = e.load_results("cnn")["runs"]["lr 0.5"]["per_seed"]
+    assert any(row["test_acc"]["standard"] < 0.5 for row in per_seed)
+    assert all(row["test_acc"]["BN"] > 0.9 for row in per_seed)
 
 
 @pytest.mark.claim(
@@ -86,6 +101,7 @@ def test_beta_eff_is_not_smaller_with_bn_at_large_lr(rows):
     "ch6-smoothness-predictiveness",
     "ch6-smoothness-beta-small-lr",
     "ch6-smoothness-beta-large-lr",
+    "ch6-smoothness-cnn-large-lr",
 )
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", HELD_OUT)

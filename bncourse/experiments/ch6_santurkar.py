@@ -546,6 +546,9 @@ def _verdict(lo: float, hi: float) -> str:
 def summarize(results: dict) -> list[dict]:
     """One row per setting and measure: median ratio with its 95 % CI and the verdict.
 
+    Also ``net_median``: each net's median over seeds of its per-run value, and
+    ``test_acc``: each net's median final test accuracy.
+
     A setting in which the standard net diverged on most seeds gets the verdict
     "standard diverges" (its landscape is not measured past the blow-up).
     """
@@ -554,12 +557,20 @@ def summarize(results: dict) -> list[dict]:
         per_seed = run["per_seed"]
         n_div = {n: sum(r["diverged"][n] for r in per_seed) for n in NETS}
         acc = {n: float(np.median([r["test_acc"][n] for r in per_seed])) for n in NETS}
+        runs = [result_of(results, setting, r["seed"]) for r in per_seed]
         for measure in MEASURES:
             ratios = seed_ratios(results, setting, measure)
             valid = ratios[np.isfinite(ratios)]
+            per_net = {  # median over the seeds on which that net did not diverge
+                n: float(np.median([r.summary(n, measure) for r in runs if not r.diverged[n]]))
+                if n_div[n] < len(runs)
+                else float("nan")
+                for n in NETS
+            }
             row = {
                 "arch": results["arch"], "setting": setting, "lr": run["lr"],
                 "measure": measure, "n": int(valid.size), "diverged": n_div, "test_acc": acc,
+                "net_median": per_net,
             }  # fmt: skip
             if valid.size >= max(2, len(per_seed) // 2):
                 med, lo, hi = median_ci(valid)
