@@ -881,7 +881,7 @@ def run_finetune(seed: int, arm: str, lr: float, purpose: str = "evaluate") -> f
     return _acc(model, translate(data.x_test), data.y_test)
 
 
-@functools.lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=16)  # a run visits every seed twice (tuning, evaluation)
 def _cached_base(seed: int) -> nn.Sequential:
     return _trained_base(seed)
 
