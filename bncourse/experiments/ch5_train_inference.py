@@ -1085,7 +1085,7 @@ def plot_gap_summary(results: dict[str, Any], ax=None):
     ylabel = "eval minus train-mode\naccuracy (points)"
     ax.set(xscale="log", xlabel="test batch size N", ylabel=ylabel, title=f"{n} seeds, 95 % CI")
     ax.set_xticks(sizes, [str(s) for s in sizes])
-    ax.legend(fontsize="small")
+    ax.legend(fontsize="small", loc="center right")
     return fig
 
 
@@ -1131,7 +1131,9 @@ def plot_arms(results: dict[str, Any], section: str, ax=None, title: str = ""):
         ax.plot(i + jitter, acc, "o", ms=3, alpha=0.6, color=f"C{i}")
         ax.plot([i - 0.25, i + 0.25], [np.nanmean(acc)] * 2, "k-", lw=1.5)
     lr = results[section]["chosen_lr"]
-    labels = [a.replace(", ", ",\n").replace(" + ", " +\n") + f"\nlr {lr[a]:g}" for a in arms]
+    labels = [
+        a.replace("gamma, beta", "γ, β").replace(" + ", " +\n") + f"\nlr {lr[a]:g}" for a in arms
+    ]
     ax.set_xticks(range(len(arms)), labels)
     ax.set(ylabel="test accuracy (%)", title=title)
     return fig
