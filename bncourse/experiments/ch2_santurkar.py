@@ -88,7 +88,7 @@ __all__ = [
     "EXPERIMENTS",
 ]
 
-#: The two nets of :func:`run_ics` (and chapter 6's landscape probe): name -> BN placement.
+#: The two nets of :func:`run_ics`: name -> BN placement.
 NETS = {"standard": "none", "BN": "before"}
 #: The three arms of the noisy-BN experiment.
 ARMS = ("standard", "BN", "noisy BN")
@@ -534,7 +534,7 @@ def _probed_training(
 ) -> dict[str, tuple[list[int], list[float], dict[str, list]]]:
     """Train each of :data:`NETS` with plain SGD, calling ``probe(model, x, y)`` every
     ``every`` steps (and at step 0) on a fresh batch, in training mode; undo whatever the
-    probe changed. Used here and by chapter 6's landscape probe.
+    probe changed.
 
     Returns ``{name: (steps, test_acc, extra)}`` with ``extra[key]`` the probe's values.
     """
