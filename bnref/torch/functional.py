@@ -28,8 +28,7 @@ from bnref.numpy import _momentum_eps, _running_update
 # Elements per block of the CPU blockwise passes (see _blocks): 1 MiB of float32, so that a
 # block written by one op is still in cache when the next op reads it.
 _BLOCK = 1 << 18
-# No longer used by bnref (the backward's dot product is always centred now, blockwise on
-# the CPU); tests/test_torch.py's test_both_backward_dot_paths_match_torch still patches it.
+# Centring error budget of the backward's fast path, see _grad_sums.
 _MAX_MEAN_OVER_STD = 8.0
 
 
@@ -415,15 +414,23 @@ def _guard_double_backward(dout: Tensor, grads: tuple) -> tuple:
     return grads
 
 
-def _grad_sums(dout: Tensor, x: Tensor, mean: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
+def _grad_sums(
+    dout: Tensor, x: Tensor, mean: Tensor, invstd: Tensor, acc: torch.dtype
+) -> tuple[Tensor, Tensor]:
     """The backward's per-channel sums ``sum(dout)`` and ``sum(dout * (x - mean))``, (C,) each.
 
-    Always the centred product (``sum(dout * x) - mean * sum(dout)`` would cancel when
-    ``|mean| >> std``). On the CPU in eager mode, for contiguous full-precision tensors,
-    both sums are taken block by block through one small buffer (x and dout read once, no
-    full-size temporary); elsewhere as one expression.
+    On the CPU in eager mode, for contiguous full-precision tensors: when every channel's
+    mean is within ``_MAX_MEAN_OVER_STD`` standard deviations (``1 / invstd``) of 0,
+    ``sum(dout * x) - mean * sum(dout)`` (a ``bmm`` dot product and a sum, two reads, no
+    temporary; the cancellation costs at most about that factor in rounding error over the
+    centred form); otherwise the centred product block by block through one small buffer
+    (x and dout read once, no full-size temporary). Elsewhere the centred product as one
+    expression.
     """
     dims, shape = _reduce_dims(x), _channel_shape(x)
+    if _blockwise(x, dout) and bool((mean.abs() * invstd).amax() <= _MAX_MEAN_OVER_STD):
+        sum_dout = dout.sum(dims)  # (C,)
+        return sum_dout, _channel_dot(dout, x, dims, acc) - mean * sum_dout
     if not _blockwise(x, dout):
         sum_dout = dout.sum(dims, dtype=acc)  # (C,)
         return sum_dout, (dout * (x - mean.view(shape))).sum(dims, dtype=acc)  # (C,)
@@ -538,7 +545,7 @@ class BatchNormFunction(torch.autograd.Function):
         if not (need_dw or (need_dx and ctx.training)):  # dbeta alone
             return dx, dw, dout.sum(dims, dtype=acc).to(ctx.bias_dtype)
         # (C,) each: sum(dout) = dbeta, and sum(dout * (x - mu)) = dgamma / invstd
-        sum_dout, dotp = _grad_sums(dout, x, mean, acc)
+        sum_dout, dotp = _grad_sums(dout, x, mean, invstd, acc)
         if need_db:
             db = sum_dout.to(ctx.bias_dtype)
         if need_dw:
