@@ -669,10 +669,10 @@ def plot_relative_loss(results: dict, ax=None):
     ax.set(
         xlabel="step size eta",
         ylabel="L(w - eta g) / L(w)",
-        ylim=(0.3, 3 * cap),
+        ylim=(0.1, 1e22),
         title=f"one step from init (median, 10-90%, {len(results['relative_loss'])} seeds)",
     )
-    ax.legend(fontsize="small", loc="upper left")
+    ax.legend(fontsize="small", loc="upper left", ncol=2)
     return plotting.finish(fig)
 
 
@@ -719,8 +719,13 @@ def plot_init_gradients(result: InitGradientsResult, ax=None):
             np.clip(z, bins[0], bins[-1]), bins=bins, histtype="step", log=True, label=label,
             color=plotting.series(i)["color"], linestyle=plotting.series(i)["linestyle"],
         )  # fmt: skip
-    ax.set(xlabel="gradient entry / its std", ylabel="count", title="middle hidden weight")
-    ax.legend(fontsize="small")
+    ax.set(
+        xlabel="gradient entry / its std",
+        ylabel="count",
+        ylim=(0.5, 1e8),
+        title="middle hidden weight",
+    )
+    ax.legend(fontsize="small", loc="upper left")
     return plotting.finish(fig)
 
 
