@@ -79,10 +79,17 @@ def _eager_cpu(*tensors: Tensor) -> bool:
 
 
 def _blockwise(*tensors: Tensor) -> bool:
-    """True where the CPU blockwise passes apply: plain eager mode, CPU, contiguous
-    non-empty (N, C, *) tensors of one full-precision dtype (float32 or float64), none of
-    them batched (gradcheck's batched gradients run the backward under the legacy vmap,
-    which :func:`_eager` does not see; the passes write into unbatched buffers)."""
+    """True where the CPU blockwise passes apply: plain eager mode, CPU, one torch thread,
+    contiguous non-empty (N, C, *) tensors of one full-precision dtype (float32 or
+    float64), none of them batched (gradcheck's batched gradients run the backward under
+    the legacy vmap, which :func:`_eager` does not see; the passes write into unbatched
+    buffers).
+
+    One thread only: with several, each of the many small ops is a parallel region whose
+    threads wait for each other, and on a machine shared with other jobs one of them is
+    often descheduled (measured: forward+backward 16x torch's time with two threads on a
+    loaded 2-core machine, against 1.7x with full-size temporaries).
+    """
     dtype = tensors[0].dtype
     return (
         dtype in (torch.float32, torch.float64)
@@ -94,6 +101,7 @@ def _blockwise(*tensors: Tensor) -> bool:
             or torch._C._functorch.is_batchedtensor(t)
             for t in tensors
         )
+        and torch.get_num_threads() == 1  # last: torch.compile cannot trace this call
     )
 
 
@@ -169,7 +177,7 @@ def _batch_stats(x: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
             sq += d.square_().sum(dims)
     else:
         d = x - m.view(shape)  # (N, C, *) in acc
-        dev, sq = d.sum(dims), (d * d).sum(dims)
+        dev, sq = d.sum(dims), _channel_dot(d, d, dims, acc)
     return m + dev / n, sq / n - (dev / n) ** 2
 
 
@@ -419,16 +427,20 @@ def _grad_sums(
 ) -> tuple[Tensor, Tensor]:
     """The backward's per-channel sums ``sum(dout)`` and ``sum(dout * (x - mean))``, (C,) each.
 
-    On the CPU in eager mode, for contiguous full-precision tensors: when every channel's
+    On the CPU in eager mode, for full-precision tensors: when every channel's
     mean is within ``_MAX_MEAN_OVER_STD`` standard deviations (``1 / invstd``) of 0,
     ``sum(dout * x) - mean * sum(dout)`` (a ``bmm`` dot product and a sum, two reads, no
-    temporary; the cancellation costs at most about that factor in rounding error over the
-    centred form); otherwise the centred product block by block through one small buffer
-    (x and dout read once, no full-size temporary). Elsewhere the centred product as one
-    expression.
+    temporary when they are contiguous; the cancellation costs at most about that factor
+    in rounding error over the centred form); otherwise the centred product, block by block
+    through one small buffer where :func:`_blockwise` allows (x and dout read once, no
+    full-size temporary), else as one expression.
     """
     dims, shape = _reduce_dims(x), _channel_shape(x)
-    if _blockwise(x, dout) and bool((mean.abs() * invstd).amax() <= _MAX_MEAN_OVER_STD):
+    if (
+        _eager_cpu(x, dout)
+        and x.dtype == dout.dtype == acc
+        and bool((mean.abs() * invstd).amax() <= _MAX_MEAN_OVER_STD)
+    ):
         sum_dout = dout.sum(dims)  # (C,)
         return sum_dout, _channel_dot(dout, x, dims, acc) - mean * sum_dout
     if not _blockwise(x, dout):
