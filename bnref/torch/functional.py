@@ -143,8 +143,10 @@ def _channel_dot(a: Tensor, b: Tensor, dims: tuple[int, ...], acc: torch.dtype) 
     return (a * b).sum(dims, dtype=acc)  # (C,)
 
 
-def _batch_stats(x: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
-    """The batch mean and *biased* variance per channel, (C,) each, in ``acc``.
+def _batch_stats(x: Tensor, acc: torch.dtype):
+    """``(mean, var, d, m)``: the batch mean and *biased* variance per channel, (C,) each, in
+    ``acc``; and, when it was formed, the full-size ``d = x - m`` with its centre ``m``
+    (else ``None, None``), which :func:`_forward` turns into the output.
 
     The variance is the mean of squared deviations from the mean, never
     ``E[x^2] - E[x]^2`` (which cancels catastrophically when ``|mean| >> std``):
@@ -165,7 +167,7 @@ def _batch_stats(x: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
     n = x.numel() // x.shape[1]  # values per channel
     if x.device.type != "cpu":
         var, mean = torch.var_mean(x.to(acc), dims, correction=0)  # (C,) each
-        return mean, var
+        return mean, var, None, None
     m = x.mean(dims, dtype=acc)  # (C,) first estimate
     if _blockwise(x):
         slices, rows = _blocks(x)
@@ -175,10 +177,10 @@ def _batch_stats(x: Tensor, acc: torch.dtype) -> tuple[Tensor, Tensor]:
             d = torch.sub(x[s], m.view(shape), out=buf[: s.stop - s.start])
             dev += d.sum(dims)
             sq += d.square_().sum(dims)
-    else:
-        d = x - m.view(shape)  # (N, C, *) in acc
-        dev, sq = d.sum(dims), _channel_dot(d, d, dims, acc)
-    return m + dev / n, sq / n - (dev / n) ** 2
+        return m + dev / n, sq / n - (dev / n) ** 2, None, None
+    d = x - m.view(shape)  # (N, C, *) in acc, x's layout
+    dev, sq = d.sum(dims), _channel_dot(d, d, dims, acc)
+    return m + dev / n, sq / n - (dev / n) ** 2, d, m
 
 
 def _scale_shift(x: Tensor, scale: Tensor, shift: Tensor) -> Tensor:
@@ -353,16 +355,19 @@ def _forward(x, weight, bias, running_mean, running_var, training, eps, *, copy=
     ``out = gamma * (x - mean) / sqrt(var + eps) + beta`` is computed as one per-channel
     affine map of x, ``x * scale + shift`` with ``scale = gamma / sqrt(var + eps)`` and
     ``shift = beta - mean * scale`` worked out on the (C,) vectors, as torch's CPU kernel
-    does: one pass over x for the output, plus the statistics' passes in training.
-    Changes nothing in place.
+    does: one pass over x for the output, plus the statistics' passes in training. Where
+    the statistics formed the full-size deviations ``d = x - m`` (CPU with several threads,
+    channels-last, float16/bfloat16), the same map is applied to ``d`` instead, written
+    over it in eager mode. Changes nothing of the caller's in place.
     """
     acc = _acc_dtype(x.dtype)
     if x.numel() == 0:  # as torch: nothing to normalize, running statistics untouched
         empty = x.new_zeros(x.shape[1], dtype=acc)  # (C,)
         return x.clone(), empty, empty.clone()
+    d = None
     if training:
         # biased variance (divide by n): the batch is normalized by its own n values
-        mean, var = _batch_stats(x, acc)  # (C,) each
+        mean, var, d, m = _batch_stats(x, acc)  # (C,) each; d = x - m or None
     elif copy:
         mean, var = running_mean.to(acc, copy=True), running_var.to(acc, copy=True)  # (C,)
     else:
@@ -373,7 +378,15 @@ def _forward(x, weight, bias, running_mean, running_var, training, eps, *, copy=
         shift = -mean * scale  # (C,)
     else:
         shift = torch.addcmul(_as_acc(bias, acc), mean, scale, value=-1)  # (C,) beta - mean * scale
-    return _scale_shift(x, scale, shift), mean, var
+    if d is None:
+        return _scale_shift(x, scale, shift), mean, var
+    # x * scale + shift = d * scale + (shift + m * scale); in eager mode written over d, our
+    # own temporary, when it has x's dtype (a fresh buffer costs as much as a copy on CPU)
+    shift = torch.addcmul(shift, m, scale)  # (C,)
+    if _eager() and d.dtype == x.dtype:
+        shape = _channel_shape(x)
+        return torch.addcmul(shift.view(shape), d, scale.view(shape), out=d), mean, var
+    return _scale_shift(d, scale, shift).to(x.dtype), mean, var
 
 
 def _needs_function(*tensors: Tensor | None) -> bool:
