@@ -53,7 +53,6 @@ nets).
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -73,6 +72,8 @@ from bncourse.experiments._common import (
     seeded,
     train,
 )
+from bncourse.experiments.ch4_placement import split
+from bncourse.experiments.ch6_lr_scaling import _meta, build
 from bncourse.experiments.stats import paired_diff_ci, verdict
 
 __all__ = [
@@ -438,9 +439,6 @@ def run_gap(
     validation or test digits for the held-out accuracy). Returns plain data: train and
     held-out accuracy and loss (eval mode), ``gap = train_acc - test_acc``.
     """
-    from bncourse.experiments.ch4_placement import split
-    from bncourse.experiments.ch6_lr_scaling import build
-
     fast_torch()
     gen, _ = seeded(seed)
     model = build("relu", bn, 1.0, gen)
@@ -548,21 +546,6 @@ def gap_comparisons(results: dict) -> list[dict]:
         }
     )
     return rows
-
-
-def _meta(t_wall: float, t_cpu: float) -> dict:
-    return {
-        "timing": {
-            "wall_s": round(time.time() - t_wall, 1),
-            "cpu_s": round(time.process_time() - t_cpu, 1),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-        },
-    }
 
 
 def run_scale_full(seeds: tuple[int, ...] = WD_SEEDS, log=None) -> dict:
