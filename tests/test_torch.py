@@ -186,9 +186,60 @@ def _channels_last_looking_dout():
 @settings(max_examples=60, deadline=None)
 @given(case=bn_cases())
 def test_batch_norm_matches_torch_forward_backward_and_running_stats(case):
-    """Output, dx, dgamma, dbeta and updated running statistics equal F.batch_norm's."""
-    ours, ref = _both(case, _tensors(case))
-    _compare(ours, ref, case["dtype"])
+    """Output, dx, dgamma, dbeta and updated running statistics equal F.batch_norm's.
+
+    Where float32 torch is itself far from the exact answer (dx of a batch of two values
+    per channel that almost coincide is nearly all cancellation), both must instead be
+    within float32's forward-error bound of the float64 result."""
+    t = _tensors(case)
+    ours, ref = _both(case, t)
+    try:
+        _compare(ours, ref, case["dtype"])
+    except AssertionError:
+        if case["dtype"] != torch.float32:
+            raise
+        _within_float32_error_bound(case, t, ours, ref)
+
+
+def _within_float32_error_bound(case, t, ours, ref):
+    """bnref and torch (float32) both within ``50 u kappa`` of float64, relative to the
+    largest value: u = 2**-24, kappa = max |x| / sqrt(var + eps) over channels, the factor
+    by which normalizing x amplifies its rounding errors (|x| ~ 5, tiny variance)."""
+
+    def wide(v):
+        return (
+            v.double()
+            if isinstance(v, torch.Tensor)
+            else None
+            if v is None
+            else tuple(map(wide, v))
+        )
+
+    w = {k: wide(v) for k, v in t.items()}
+    _, exact = _both({**case, "dtype": torch.float64}, w)
+    x = w["x"].transpose(0, 1).reshape(w["x"].shape[1], -1)
+    if case["training"]:
+        var = x.var(dim=1, unbiased=False)
+    else:
+        var = w["running"][1]
+    kappa = (x.abs().amax(dim=1) / (var + case["eps"]).sqrt()).max().item()
+    bound = max(TOL[torch.float32][1], 50 * 2.0**-24 * kappa)  # here: bnref 0.35, torch 0.2 of it
+    for key, want in exact.items():
+        if want is None:
+            continue
+        scale = max(1.0, want.abs().max().item()) if want.numel() else 1.0
+        for who, got in (("bnref", ours[key]), ("torch", ref[key])):
+            err = (got.double() - want).abs().max().item() / scale
+            assert err <= bound, (who, key, err, bound, kappa)
+
+
+def test_a_cancelling_batch_of_two_is_judged_against_float64():
+    """The case found by hypothesis (2 values per channel, almost equal): bnref's dx is
+    not torch float32's, but both are within float32's error bound of float64."""
+    case = _case(shape=(2, 3), dout_layout="transposed", seed=1, running=True)
+    t = _tensors(case)
+    ours, ref = _both(case, t)
+    _within_float32_error_bound(case, t, ours, ref)
 
 
 @settings(max_examples=12, deadline=None)
