@@ -270,6 +270,26 @@ def test_both_backward_dot_paths_match_torch(monkeypatch, max_ratio):
     _compare(ours, ref, torch.float32)
 
 
+@pytest.mark.parametrize("block", [1, 7, 60])
+@pytest.mark.parametrize("max_ratio", [0.0, float("inf")])
+def test_blockwise_passes_over_several_blocks_match_torch(monkeypatch, block, max_ratio):
+    """The CPU passes that go block by block through a small buffer (one thread), with
+    blocks smaller than one example, than the batch, and not dividing it."""
+    monkeypatch.setattr(bnref.torch.functional, "_BLOCK", block)
+    monkeypatch.setattr(bnref.torch.functional, "_MAX_MEAN_OVER_STD", max_ratio)
+    assert torch.get_num_threads() == 1  # the blockwise passes run with one thread only
+    blocks = []
+    real = bnref.torch.functional._blocks
+    monkeypatch.setattr(
+        bnref.torch.functional, "_blocks", lambda x: blocks.append(real(x)) or blocks[-1]
+    )
+    for seed, shape in ((3, (7, 3, 4, 5)), (4, (5, 2, 3))):
+        case = _case(seed=seed, shape=shape, training=True)
+        ours, ref = _both(case, _tensors(case))
+        _compare(ours, ref, torch.float32)
+    assert any(len(slices) > 1 for slices, _ in blocks), blocks  # several blocks were used
+
+
 def test_channels_last_output_keeps_the_memory_format_like_torch():
     x = torch.randn(4, 3, 5, 5).contiguous(memory_format=torch.channels_last)
     ours = bt.batch_norm(x, None, None, training=True)
