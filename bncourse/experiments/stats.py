@@ -49,15 +49,17 @@ def median_ci(values: Sequence[float], level: float = 0.95) -> tuple[float, floa
     -------
     median, low, high : float
     """
-    from scipy.stats import binom
-
     v = np.sort(np.asarray(values, dtype=np.float64).ravel())
     n = len(v)
     if n == 0:
         raise ValueError("median_ci needs at least one value")
+
+    def cdf(k: int) -> float:  # P(Binomial(n, 1/2) <= k), exact (no scipy import: the
+        return sum(math.comb(n, i) for i in range(k + 1)) / 2**n  # book's pages stay fast)
+
     lo, hi = 0, n - 1
     for k in range(n // 2, -1, -1):  # widest-first search for the narrowest valid pair
-        if binom.cdf(n - k - 1, n, 0.5) - binom.cdf(k - 1, n, 0.5) >= level:
+        if cdf(n - k - 1) - cdf(k - 1) >= level:
             lo, hi = k, n - k - 1
             break
     return float(np.median(v)), float(v[lo]), float(v[hi])
