@@ -21,7 +21,7 @@ matplotlib.use("Agg")
 
 torch = pytest.importorskip("torch")
 
-from helpers import has_data as _has_data  # noqa: E402
+from helpers import assert_draws_a_figure  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bncourse.experiments import ch2_ioffe_fig1 as fig1  # noqa: E402
@@ -324,18 +324,13 @@ def test_ics_probe_leaves_training_unchanged():
 @pytest.mark.parametrize("name", ["fig1", "noisy", "ics"])
 def test_plot_helpers_draw(name):
     """Each plot_* returns a figure with data."""
-    import matplotlib.pyplot as plt
 
     make = {
         "fig1": lambda: fig1.plot_fig1(fig1.run_fig1(0, steps=40, every=20, width=12)),
         "noisy": lambda: sant.plot_noisy_bn(sant.run_noisy_bn(0, steps=25, depth=3, width=16)),
         "ics": lambda: sant.plot_ics(sant.run_ics(0, steps=20, every=10, depth=4, width=16)),
     }
-    fig = make[name]()
-    try:
-        assert _has_data(fig)
-    finally:
-        plt.close(fig)
+    assert_draws_a_figure(make[name], name)
 
 
 @pytest.mark.machinery

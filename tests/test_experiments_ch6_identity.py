@@ -16,7 +16,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import has_data as _has_data  # noqa: E402
+from helpers import assert_draws_a_figure  # noqa: E402
 
 from bncourse.experiments import ch6_de_smith as e6  # noqa: E402
 from bncourse.experiments.stats import median_ci, paired_diff_ci  # noqa: E402
@@ -212,18 +212,7 @@ PLOTS = {
 @pytest.mark.machinery
 def test_plot_helpers_return_a_figure_with_data(name):
     """Each plot_* draws on a new figure (Agg) and returns it with something drawn."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    fig = PLOTS[name]()
-    try:
-        assert isinstance(fig, Figure)
-        assert _has_data(fig), name
-    finally:
-        plt.close(fig)
+    assert_draws_a_figure(PLOTS[name], name)
 
 
 @pytest.mark.machinery

@@ -18,7 +18,7 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import has_data as _has_data  # noqa: E402
+from helpers import assert_draws_a_figure  # noqa: E402
 
 from bncourse.experiments import ch6_bjorck as e5  # noqa: E402
 
@@ -223,17 +223,7 @@ def test_committed_record_has_seeds_versions_and_timing(results):
 @pytest.mark.machinery
 def test_plot_helpers_return_a_figure_with_data(plot, results):
     """Each plot_* draws the committed record on a new figure and returns it."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.figure import Figure
-
-    fig = getattr(e5, plot)(results)
-    try:
-        assert isinstance(fig, Figure) and _has_data(fig), plot
-    finally:
-        plt.close(fig)
+    assert_draws_a_figure(lambda: getattr(e5, plot)(results), plot)
 
 
 @pytest.mark.machinery
