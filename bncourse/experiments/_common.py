@@ -23,6 +23,8 @@ from __future__ import annotations
 
 import functools
 import math
+import platform
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
@@ -34,6 +36,8 @@ from torch import nn
 from bnref.data import load_mnist
 
 __all__ = [
+    "versions",
+    "run_metadata",
     "fast_torch",
     "seeded",
     "MnistTensors",
@@ -52,6 +56,28 @@ __all__ = [
 
 
 # --------------------------------------------------------------------------- speed, seeds
+
+
+def versions() -> dict[str, str]:
+    """What a committed result records about the software and machine that made it."""
+    return {
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        "numpy": np.__version__,
+        "machine": platform.machine(),
+    }
+
+
+def run_metadata(t_wall: float, t_cpu: float) -> dict[str, Any]:
+    """``timing`` (wall and CPU seconds since ``time.time()`` / ``time.process_time()``
+    values ``t_wall``, ``t_cpu``) and :func:`versions`, for a committed result."""
+    return {
+        "timing": {
+            "wall_s": round(time.time() - t_wall, 1),
+            "cpu_s": round(time.process_time() - t_cpu, 1),
+        },
+        "versions": versions(),
+    }
 
 
 def fast_torch() -> None:

@@ -64,7 +64,6 @@ Book section: chapter 4, "Our own measurement".
 from __future__ import annotations
 
 import json
-import platform
 import sys
 import time
 from pathlib import Path
@@ -79,6 +78,7 @@ from bncourse.experiments._common import (
     _init_linear,
     fast_torch,
     mnist_tensors,
+    run_metadata,
     seeded,
     train,
 )
@@ -269,16 +269,7 @@ def run_full(
         "chosen_lr": chosen,
         "tuning": tuning,
         "evaluation": evaluation,
-        "timing": {
-            "wall_s": round(time.time() - t_wall, 1),
-            "cpu_s": round(time.process_time() - t_cpu, 1),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-        },
+        **run_metadata(t_wall, t_cpu),
     }
 
 

@@ -61,7 +61,6 @@ from __future__ import annotations
 import copy
 import functools
 import json
-import platform
 import sys
 import time
 from dataclasses import asdict, dataclass
@@ -83,6 +82,7 @@ from bncourse.experiments._common import (
     new_axes,
     seeded,
     train,
+    versions,
 )
 from bncourse.experiments.stats import mean_ci, paired_diff_ci
 
@@ -1148,12 +1148,7 @@ def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else argv
     names = argv or list(SECTIONS)
     results = load_results() if RESULTS.exists() else {}
-    results["versions"] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-    }
+    results["versions"] = versions()
     results["design"] = {
         "eval_seeds": list(EVAL_SEEDS),
         "recal_seeds": list(RECAL_SEEDS),

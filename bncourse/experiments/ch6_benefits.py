@@ -69,11 +69,12 @@ from bncourse.experiments._common import (
     mlp,
     mnist_tensors,
     new_axes,
+    run_metadata,
     seeded,
     train,
 )
 from bncourse.experiments.ch4_placement import split
-from bncourse.experiments.ch6_lr_scaling import _meta, build
+from bncourse.experiments.ch6_lr_scaling import build
 from bncourse.experiments.stats import paired_diff_ci, verdict
 
 __all__ = [
@@ -509,7 +510,7 @@ def run_gap_full(
         "chosen_lr": chosen,
         "tuning": tuning,
         "evaluation": evaluation,
-        **_meta(t_wall, t_cpu),
+        **run_metadata(t_wall, t_cpu),
     }
 
 
@@ -586,7 +587,7 @@ def run_scale_full(seeds: tuple[int, ...] = WD_SEEDS, log=None) -> dict:
         "scale": scale,
         "noise": noise,
         "weight_decay": wd,
-        **_meta(t_wall, t_cpu),
+        **run_metadata(t_wall, t_cpu),
     }
 
 

@@ -77,7 +77,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -87,7 +86,15 @@ import numpy as np
 import torch
 from torch import nn
 
-from bncourse.experiments._common import diverged, fast_torch, mlp, mnist_tensors, new_axes, seeded
+from bncourse.experiments._common import (
+    diverged,
+    fast_torch,
+    mlp,
+    mnist_tensors,
+    new_axes,
+    seeded,
+    versions,
+)
 from bncourse.experiments._common import train as _train
 from bncourse.experiments.ch6_de_smith import residual_mlp
 
@@ -529,12 +536,7 @@ def run_full(
         "wall_s": round(time.time() - t0, 1),
         "cpu_s": round(time.process_time() - c0, 1),
     }
-    out["versions"] = {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-    }
+    out["versions"] = versions()
     return out
 
 

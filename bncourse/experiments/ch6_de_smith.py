@@ -104,7 +104,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 import time
 from dataclasses import dataclass, field
@@ -120,6 +119,7 @@ from bncourse.experiments._common import (
     fast_torch,
     mnist_tensors,
     new_axes,
+    run_metadata,
     seeded,
     train,
 )
@@ -529,15 +529,6 @@ def initial_loss(arm: str, depth: int, seed: int, *, width: int = WIDTH) -> floa
     return float(nn.functional.cross_entropy(model.train()(x[idx]), y[idx]))
 
 
-def _versions() -> dict[str, str]:
-    return {
-        "python": platform.python_version(),
-        "torch": torch.__version__,
-        "numpy": np.__version__,
-        "machine": platform.machine(),
-    }
-
-
 def run_depth_sweep(
     depths: tuple[int, ...] = DEPTHS,
     seeds: tuple[int, ...] = EVAL_SEEDS,
@@ -585,11 +576,7 @@ def run_depth_sweep(
         },
         "signal": signal,
         "runs": runs,
-        "timing": {
-            "wall_s": round(time.time() - t_wall, 1),
-            "cpu_s": round(time.process_time() - t_cpu, 1),
-        },
-        "versions": _versions(),
+        **run_metadata(t_wall, t_cpu),
     }
 
 
@@ -657,11 +644,7 @@ def run_tuned(
         "chosen_lr": chosen,
         "tuning": tuning,
         "evaluation": evaluation,
-        "timing": {
-            "wall_s": round(time.time() - t_wall, 1),
-            "cpu_s": round(time.process_time() - t_cpu, 1),
-        },
-        "versions": _versions(),
+        **run_metadata(t_wall, t_cpu),
     }
 
 

@@ -55,7 +55,6 @@ from __future__ import annotations
 
 import json
 import math
-import platform
 import sys
 import time
 from pathlib import Path
@@ -65,7 +64,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from bncourse.experiments._common import fast_torch, mlp, new_axes, seeded, train
+from bncourse.experiments._common import fast_torch, mlp, new_axes, run_metadata, seeded, train
 from bncourse.experiments.ch4_placement import split
 from bncourse.experiments.stats import median_ci
 
@@ -247,21 +246,6 @@ def _json_load(obj):
     return obj
 
 
-def _meta(t_wall: float, t_cpu: float) -> dict[str, Any]:
-    return {
-        "timing": {
-            "wall_s": round(time.time() - t_wall, 1),
-            "cpu_s": round(time.process_time() - t_cpu, 1),
-        },
-        "versions": {
-            "python": platform.python_version(),
-            "torch": torch.__version__,
-            "numpy": np.__version__,
-            "machine": platform.machine(),
-        },
-    }
-
-
 def run_table(
     eval_seeds: tuple[int, ...] = EVAL_SEEDS,
     curve_seeds: tuple[int, ...] = CURVE_SEEDS,
@@ -323,7 +307,7 @@ def run_table(
             "tuning": tuning,
             "arms": arms,
             "curve": curve,
-            **_meta(t_wall, t_cpu),
+            **run_metadata(t_wall, t_cpu),
         }
     )
 
@@ -359,7 +343,7 @@ def run_init_gains(
         {
             "design": {"gains": list(gains), "lr": lr, "steps": GAIN_STEPS, "seeds": list(seeds)},
             "runs": runs,
-            **_meta(t_wall, t_cpu),
+            **run_metadata(t_wall, t_cpu),
         }
     )
 
