@@ -424,22 +424,24 @@ def render(chapters: list[Chapter]) -> str:
 
 
 def render_table(chapters: list[Chapter]) -> str:
-    """One table row per claim of every chapter: where it is made, what it says, its status.
+    """One table row per claim of every chapter: its status, what it says, where it is made.
 
     For a chapter's closing summary (chapter 6 ends the book with it); the full record of
     each claim (numbers, seeds, tests) stays on the ledger page, which the table links to.
+    Three narrow columns (chapter, status icon, claim with its link), so that the claim
+    keeps the width on a phone.
     """
-    lines = ["| Ch. | Claim | Status | Made in |", "|---|---|---|---|"]
+    legend = ", ".join(f"{_ICONS[s]} {STATUSES[s]}" for s in STATUSES)
+    lines = [f"Status: {legend}.", "", "| Ch. | | Claim |", "|---|---|---|"]
     for ch in chapters:
         for c in ch.claims:
             if c.label and ch.doc:
-                where = f"{{ref}}`{c.label}`"
+                where = f" ({{ref}}`{c.label}`)"
             elif ch.doc:
-                where = f"{{doc}}`/{ch.doc}`"
+                where = f" ({{doc}}`/{ch.doc}`)"
             else:
-                where = "planned"
-            status = f"{_ICONS[c.status]} {STATUSES[c.status]}"
-            lines.append(f"| {ch.number} | {_md(c.claim)} | {status} | {where} |")
+                where = " (planned)"
+            lines.append(f"| {ch.number} | {_ICONS[c.status]} | {_md(c.claim)}{where} |")
     counts = {s: sum(c.status == s for ch in chapters for c in ch.claims) for s in STATUSES}
     total = ", ".join(f"{n} {STATUSES[s]}" for s, n in counts.items())
     return "\n".join([*lines, "", f"In all: {total} (details: {{ref}}`claims-ledger`).", ""])

@@ -202,14 +202,21 @@ def test_a_chapter_may_have_one_ledger_file_per_section_page(tmp_path):
         ledger.load_chapter(bad)
 
 
+_ICONS_OF = {"reproduced": "✓", "not reproduced": "✗", "cited only": "◇"}
+
+
 def test_render_table_has_one_row_per_claim_and_links_the_ledger():
     """Chapter 6's closing table: every claim once, its status, where it is made."""
     chapters = ledger.load(ROOT)
     table = ledger.render_table(chapters)
     rows = [line for line in table.splitlines() if line.startswith("| ") and "---" not in line]
     claims = [c for ch in chapters for c in ch.claims]
+    ch_doc = {c.id: ch.doc for ch in chapters for c in ch.claims}
     assert len(rows) == len(claims) + 1  # + the header
     for c in claims:
-        assert table.count(f"| {c.claim.replace('|', '{PIPE}')} |".replace("{PIPE}", "\\|")) == 1
+        row = f"| {_ICONS_OF[c.status]} | {c.claim.replace('|', chr(92) + '|')}"
+        assert table.count(row) == 1, c.id
+        if c.label and ch_doc[c.id]:
+            assert f"{{ref}}`{c.label}`" in table, c.id
     assert "{ref}`claims-ledger`" in table
     assert f"In all: {sum(c.status == 'reproduced' for c in claims)} reproduced here" in table
