@@ -506,7 +506,7 @@ class BatchNormFunction(torch.autograd.Function):
     arguments already checked by :func:`batch_norm` and changes nothing in place; call
     :func:`batch_norm` instead, which also updates the running statistics. The forward
     saves ``x``, the per-channel ``mean`` and ``invstd = 1 / sqrt(var + eps)`` (no
-    full-size x_hat). The forward itself is :func:`_forward`: the statistics, then one
+    full-size x_hat). The forward itself is ``_forward``: the statistics, then one
     per-channel affine map ``x * scale + shift``.
 
     Training-mode backward, with ``x_hat = (x - mu) * invstd`` and ``n`` values per

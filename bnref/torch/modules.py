@@ -182,7 +182,7 @@ class _BatchNorm(nn.modules.batchnorm._BatchNorm):
             )
 
     def forward(self, input: Tensor) -> Tensor:
-        """Normalize ``input`` (N, C, *) and, in training mode, update the running statistics.
+        """Normalize ``input`` ``(N, C, *)``; in training mode, update the running statistics.
 
         Book: chapter 3, section ``bn-transform``; chapter 5, section ``train-vs-inference``.
 
