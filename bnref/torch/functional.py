@@ -331,7 +331,8 @@ def update_running_stats(
 
     Returns
     -------
-    (running_mean, running_var), the same tensors, updated.
+    running_mean, running_var : Tensor of shape (C,)
+        The same tensors, updated.
     """
     if isinstance(n, Tensor) and n.dim() == 0 and not n.is_floating_point():
         n = int(n)  # torch.jit.trace records sizes as tensors

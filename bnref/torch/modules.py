@@ -242,7 +242,9 @@ class BatchNorm1d(_BatchNorm):
     bias : bool, keyword only
         Learn beta (only with ``affine=True``). Default True.
 
-    Shape: input (N, C) or (N, C, L); output the same.
+    Shape
+    -----
+    Input (N, C) or (N, C, L); output the same.
     """
 
     _ranks = (2, 3)
