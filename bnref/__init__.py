@@ -13,8 +13,10 @@ Backends
 ``import bnref`` imports neither torch nor the torch backend: a practitioner
 who only wants NumPy never pays for torch.
 
-Conventions (stated once; the book's notation page repeats them)
-----------------------------------------------------------------
+Conventions
+-----------
+Stated once here; the book's notation page repeats them.
+
 * Statistics are taken over every axis except the channel axis (axis 1,
   or the last axis for channels-last input when asked for explicitly).
 * The batch is normalized with the *biased* variance (divide by ``n``);
@@ -29,5 +31,6 @@ Conventions (stated once; the book's notation page repeats them)
 * Training mode is always an explicit argument, never guessed from grad mode.
 """
 
+#: The package version (the same as in ``pyproject.toml``).
 __version__ = "0.1.0"
 __all__ = ["__version__"]

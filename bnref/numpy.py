@@ -607,8 +607,8 @@ def batchnorm_backward_graph(dout, cache):
     Book: chapter 3 (``book/03_mechanics.md``), section ``bn-backward``.
 
     An independent second derivation of :func:`batchnorm_backward`: the forward
-    graph is mu -> x_mu -> x_mu**2 -> var -> sqrt(var + eps) -> 1/sqrt -> x_hat ->
-    gamma * x_hat + beta, and each line below backpropagates through one node.
+    graph is ``mu -> x_mu -> x_mu**2 -> var -> sqrt(var + eps) -> 1/sqrt -> x_hat ->
+    gamma * x_hat + beta``, and each line of the code backpropagates through one node.
 
     Parameters
     ----------
@@ -760,7 +760,7 @@ def fold_batch_norm(weight, bias, running_mean, running_var, gamma=None, beta=No
     Parameters
     ----------
     weight : ndarray, shape (C_out, ...)
-        Linear weight (C_out, C_in) or conv weight (C_out, C_in/groups, *kernel)
+        Linear weight (C_out, C_in) or conv weight ``(C_out, C_in/groups, *kernel)``
         for 1-D, 2-D or 3-D convolution.
     bias : ndarray of shape (C_out,), or None
         The layer's bias; None for a layer built with ``bias=False``.
@@ -868,7 +868,8 @@ def update_running_stats(
 
     Returns
     -------
-    (running_mean, running_var), the same arrays, updated.
+    running_mean, running_var : ndarray of shape (C,)
+        The same arrays, updated.
     """
     weight_new, var_factor = _running_update(momentum, n, convention)
     C = np.shape(running_mean)[0] if np.ndim(running_mean) == 1 else -1

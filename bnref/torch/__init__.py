@@ -23,8 +23,10 @@ Works with ``torch.compile`` (``fullgraph=True``), ``torch.export.export``,
 naming these alternatives. Differences from torch that remain are listed in the README's
 "Using bnref" section.
 
-Conventions (the same as :mod:`bnref.numpy` and the book's notation page)
-------------------------------------------------------------------------
+Conventions
+-----------
+The same as in :mod:`bnref.numpy` and on the book's notation page.
+
 * Input is ``(N, C, *)``: statistics are taken per channel (axis 1) over every other
   axis, ``n = N * prod(*)`` values per channel. Any memory format (channels-last too).
 * The batch is normalized with the *biased* variance (divide by ``n``);

@@ -38,7 +38,7 @@ def fold_batch_norm(
     Parameters
     ----------
     weight : Tensor, shape (C_out, ...)
-        Linear weight (C_out, C_in) or conv weight (C_out, C_in/groups, *kernel).
+        Linear weight (C_out, C_in) or conv weight ``(C_out, C_in/groups, *kernel)``.
     bias : Tensor of shape (C_out,), or None
         The layer's bias; None for a layer built with ``bias=False``.
     running_mean, running_var : Tensor, shape (C_out,)
@@ -123,7 +123,7 @@ def fuse_conv_bn_eval(conv: nn.Module, bn: nn.Module, transpose: bool | None = N
     conv : torch.nn.Conv1d/2d/3d or ConvTranspose1d/2d/3d, in eval mode
     bn : a BatchNorm module with running statistics, in eval mode
     transpose : bool, optional
-        Whether ``conv`` is transposed (weight (C_in, C_out/groups, *kernel)); by
+        Whether ``conv`` is transposed (weight ``(C_in, C_out/groups, *kernel)``); by
         default read from ``conv.transposed``.
 
     Returns

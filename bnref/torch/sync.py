@@ -121,7 +121,9 @@ class SyncBatchNorm(_BatchNorm):
     process_group : ProcessGroup, optional
         The group whose ranks share statistics; default the whole world.
 
-    Shape: input (N, C, *) with at least 2 dimensions; output the same.
+    Shape
+    -----
+    Input ``(N, C, *)`` with at least 2 dimensions; output the same.
     """
 
     _layout = "(N, C, *)"
@@ -168,7 +170,7 @@ class SyncBatchNorm(_BatchNorm):
         return group if dist.get_world_size(group) > 1 else None
 
     def forward(self, input: Tensor) -> Tensor:
-        """Normalize ``input`` (N, C, *) with the statistics of the global batch.
+        """Normalize ``input`` of shape ``(N, C, *)`` with the statistics of the global batch.
 
         Book: chapter 3, sections ``bn-transform`` and ``bn-backward``.
 
