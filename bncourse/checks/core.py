@@ -218,9 +218,20 @@ def _maxdiff(got: np.ndarray, want: np.ndarray) -> float:
     return float("nan") if np.isnan(diff).any() else float(diff.max())
 
 
+def _maxdiff_alike(got: np.ndarray, want: np.ndarray) -> float:
+    """:func:`_maxdiff`, counting NaN against NaN and an infinity against the same one as
+    equal: how a mistake that makes NaN (0 / 0, say) is matched to its mutant."""
+    g, w = got.astype(np.float64), want.astype(np.float64)
+    alike = (np.isnan(g) & np.isnan(w)) | (np.isinf(g) & (g == w))
+    return _maxdiff(np.where(alike, 0.0, g), np.where(alike, 0.0, w))
+
+
 def tolerance(want: np.ndarray, rtol: float, atol: float = 0.0) -> float:
-    """``rtol * max(1, max|want|) + atol``: relative for large values, absolute near 0."""
-    scale = float(np.max(np.abs(want))) if want.size else 0.0
+    """``rtol * max(1, max|want|) + atol``: relative for large values, absolute near 0.
+
+    NaN and infinities in ``want`` (a mutant's 0 / 0) do not count towards the scale."""
+    finite = np.abs(want[np.isfinite(want)]) if want.size else want
+    scale = float(np.max(finite)) if finite.size else 0.0
     return rtol * max(1.0, scale) + atol
 
 
@@ -620,7 +631,7 @@ def _diagnose(k, output, cases, results, mutant_outs) -> list[tuple[str, float]]
             if mk.shape != res.got.shape:
                 worst = None
                 break
-            d = _maxdiff(res.got, mk)
+            d = _maxdiff_alike(res.got, mk)
             if mk.size and not d <= case.tol(mk, output):
                 worst = None
                 break
