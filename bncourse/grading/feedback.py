@@ -215,6 +215,9 @@ def for_learner(
         if is_grade(cell) and gid in shown and cell.source != shown[gid]:
             hidden += hidden_lines(cell.source, shown[gid])
             cell.source = shown[gid].rstrip() + "\n" + HIDDEN_NOTE
+        if is_grade(cell):
+            # a test cell's error (a function the learner renamed or deleted: NameError) in
+            # one line; its traceback would show only the test's own call
             for out in cell.get("outputs", []):
                 if out.get("output_type") == "error":
                     last = _ANSI.sub("", f"{out.get('ename', '')}: {out.get('evalue', '')}")
