@@ -22,3 +22,25 @@ def assert_draws_a_figure(make, what: str = "") -> None:
         assert has_data(fig), what
     finally:
         plt.close(fig)
+
+
+def held_out_seeds(default) -> list[int]:
+    """The held-out seeds an experiment test re-runs: ``default``, or the comma-separated
+    list in the environment variable ``BNREF_SEEDS`` (``BNREF_SEEDS=7,8 make test`` checks
+    that the committed distributions also hold other seeds than the ones we picked).
+
+    A held-out seed must be one the committed run did not use; each test module asserts
+    that against its committed JSON.
+    """
+    import os
+
+    raw = os.environ.get("BNREF_SEEDS", "").strip()
+    if not raw:
+        return [int(s) for s in default]
+    try:
+        seeds = [int(s) for s in raw.split(",") if s.strip()]
+    except ValueError:
+        raise ValueError(f"BNREF_SEEDS must be comma-separated integers, got {raw!r}") from None
+    if not seeds or any(s < 0 for s in seeds):
+        raise ValueError(f"BNREF_SEEDS must list non-negative integers, got {raw!r}")
+    return seeds

@@ -9,21 +9,17 @@ seeds ``e6.HELD_OUT_SEEDS``, which must land inside the committed distribution
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import assert_draws_a_figure  # noqa: E402
+from helpers import assert_draws_a_figure, held_out_seeds  # noqa: E402
 
 from bncourse.experiments import ch6_de_smith as e6  # noqa: E402
 from bncourse.experiments.stats import median_ci, paired_diff_ci  # noqa: E402
 
-HELD_OUT = [
-    int(s) for s in os.environ.get("BNREF_SEEDS", ",".join(map(str, e6.HELD_OUT_SEEDS))).split(",")
-]
+HELD_OUT = held_out_seeds(e6.HELD_OUT_SEEDS)
 SLACK = 0.03  # a re-run seed may fall this far outside the committed range (1,000 test digits)
 
 

@@ -10,7 +10,6 @@ the committed distribution and point the same way.
 from __future__ import annotations
 
 import math
-import os
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,11 @@ import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import assert_draws_a_figure  # noqa: E402
+from helpers import assert_draws_a_figure, held_out_seeds  # noqa: E402
 
 from bncourse.experiments import ch6_bjorck as e5  # noqa: E402
 
-HELD_OUT = [int(s) for s in os.environ.get("BNREF_SEEDS", "1000,1001").split(",")]
+HELD_OUT = held_out_seeds([1000, 1001])
 LEDGER = Path(__file__).resolve().parents[1] / "book" / "claims" / "ch6-large-lr.yml"
 
 

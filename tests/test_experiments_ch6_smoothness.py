@@ -8,20 +8,18 @@ distribution.
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import pytest
 
 torch = pytest.importorskip("torch")
 
-from helpers import assert_draws_a_figure  # noqa: E402
+from helpers import assert_draws_a_figure, held_out_seeds  # noqa: E402
 from torch import nn  # noqa: E402
 
 from bncourse.experiments import ch6_santurkar as e  # noqa: E402
 from bncourse.experiments._common import mnist_tensors, seeded, train  # noqa: E402
 
-HELD_OUT = [int(s) for s in os.environ.get("BNREF_SEEDS", "10,11").split(",")]
+HELD_OUT = held_out_seeds([10, 11])
 
 
 @pytest.fixture(scope="module")
