@@ -141,28 +141,76 @@ def _ratio(linear, bn, x, c, proj) -> float:
     return norms[1] / norms[0]
 
 
-def test_ratio_band_holds_for_many_projections_and_excludes_the_mistakes():
-    for spec, c in _scale_specs():
-        case = checks._scale_ratio_case("band", spec, c)
-        ref = c * checks._scale_ratio(case)
-        tol = case.rtol * max(1.0, abs(ref))
+def _ratio_specs() -> list[tuple[dict, float]]:
+    visible = [({"seed": 620, "d_in": 6, "d_out": 8, "n": 64, "eps": 1e-5}, 3.0),
+               (checks._RATIO_EPS_VISIBLE, 2.0)]  # fmt: skip
+    return visible + [(s["spec"], s["c"]) for s in hidden_specs("bn06_theory", "SCALE_RATIO")]
+
+
+def _projections(n: int, k: int, seed: int) -> list[torch.Tensor]:
+    g = torch.Generator().manual_seed(seed)
+    return [
+        torch.randn(n, k, generator=g, dtype=torch.float64),
+        torch.rand(n, k, generator=g, dtype=torch.float64),
+        torch.randint(0, 2, (n, k), generator=g).double() * 2 - 1,
+        torch.randn(n, 1, generator=g, dtype=torch.float64).expand(n, k),  # per example
+    ]
+
+
+def test_ratio_band_holds_for_many_projections():
+    for spec, c in _scale_specs() + _ratio_specs():
         linear, bn, x = checks._scale_inputs(spec)
         lo, hi = checks.ratio_band(linear, bn, x, c)
-        assert lo <= ref <= hi
-        n, k = x.shape[0], linear.out_features
-        for seed in range(8):
-            g = torch.Generator().manual_seed(seed)
-            kinds = [
-                torch.randn(n, k, generator=g, dtype=torch.float64),
-                torch.rand(n, k, generator=g, dtype=torch.float64),
-                torch.randint(0, 2, (n, k), generator=g).double() * 2 - 1,
-                torch.randn(n, 1, generator=g, dtype=torch.float64).expand(n, k),  # per example
-            ]
-            for proj in kinds:
+        elo, ehi = checks._exact_band(linear, bn, x, c)
+        assert elo <= lo <= hi <= ehi
+        for seed in range(6):
+            for proj in _projections(x.shape[0], linear.out_features, seed):
                 got = c * _ratio(linear, bn, x, c, proj)
-                assert abs(got - ref) <= tol and lo - 1e-9 <= got <= hi + 1e-9, (spec, seed)
-        # the named mistakes are far outside: upside down, no scaling at all
-        assert abs(c * c - ref) > 10 * tol and abs(c - ref) > 10 * tol
+                assert lo - 1e-9 <= got <= hi + 1e-9, (spec, seed)
+
+
+def test_exact_band_ends_are_reached_by_autograd():
+    """The singular-value band is exact: a projection P built so that one row's unscaled
+    gradient is the extreme singular vector of that row's map gives, through the BN module
+    and autograd, c * ratio at the band's end."""
+    spec, c = _ratio_specs()[2]
+    linear, bn, x = checks._scale_inputs(spec)
+    elo, ehi = checks._exact_band(linear, bn, x, c)
+    x64 = x.double()
+    xc = x64 - x64.mean(0)
+    cov = xc.T @ xc / x.shape[0]
+    w = linear.weight.detach().double()
+    eps, eye = float(bn.eps), torch.eye(w.shape[1], dtype=torch.float64)
+    ends = []
+    for j in range(w.shape[0]):
+        v = w[j] @ cov @ w[j]
+        radial = torch.outer(cov @ w[j], w[j])
+        m1 = eye - radial / (v + eps)
+        d = (eye - c * c * radial / (c * c * v + eps)) @ torch.linalg.inv(m1)
+        _, _, vh = torch.linalg.svd(d)
+        for u in (vh[0], vh[-1]):  # largest, smallest singular value
+            a = torch.linalg.solve(m1, u)  # the a_j whose unscaled row gradient is along u
+            proj = torch.zeros(x.shape[0], w.shape[0], dtype=torch.float64)
+            proj[:, j] = xc @ torch.linalg.solve(xc.T @ xc, a)  # sum_n P_nj (x_n - mean) = a
+            ends.append(c * _ratio(linear, bn, x, c, proj))
+    assert min(ends) == pytest.approx(elo, rel=1e-6)
+    assert max(ends) == pytest.approx(ehi, rel=1e-6)
+
+
+def test_ratio_cases_exclude_the_theory_and_the_mistakes():
+    """Hidden ratio cases: 1/c exactly (pasted theory), a ratio of 1 and the upside-down
+    ratio are all outside the accepted interval, with a margin; the solution's P is inside."""
+    for spec, c in _ratio_specs()[1:]:
+        case = checks._scale_ratio_case("band", spec, c)
+        mid, tol = case.inputs["middle"], case.atol
+        assert tol < 0.4  # the 0/1 flags share the tolerance
+        ref = c * checks._scale_ratio(case)
+        assert abs(ref - mid) <= tol
+        for wrong in (1.0, c):  # c * (1/c), c * 1
+            assert abs(wrong - mid) > tol + 0.01, (spec, wrong)
+        linear, bn, x = checks._scale_inputs(spec)
+        lo, hi = checks.ratio_band(linear, bn, x, c)
+        assert c * c / hi > mid + tol + 0.01 or c * c / lo < mid - tol - 0.01, spec
 
 
 def test_output_change_reference_agrees_with_the_bn_modules():
