@@ -24,10 +24,12 @@ matplotlib.use("Agg")
 torch = pytest.importorskip("torch")
 
 from helpers import has_data as _has_data  # noqa: E402
+from helpers import held_out_seeds  # noqa: E402
 
 from bncourse.experiments import ch1_standardizing as e1  # noqa: E402
 
 SEEDS = e1.SEEDS
+HELD_OUT = held_out_seeds([100])  # neither SEEDS nor LEAK_SEEDS; BNREF_SEEDS picks others
 pytestmark = [pytest.mark.xdist_group("ch1")]
 
 
@@ -259,6 +261,26 @@ def test_standardized_inputs_train_to_higher_test_accuracy():
     assert med([row["best_lr"]["raw"] for row in rows]) < med(
         [row["best_lr"]["standardize"] for row in rows]
     )
+
+
+@pytest.mark.claim("ch1-training")
+@pytest.mark.parametrize("seed", HELD_OUT)
+def test_held_out_seed_trains_inside_the_committed_distribution(seed):
+    """A held-out seed, each arm at its committed median tuned lr: both test accuracies and
+    their difference (standardized - raw) land inside the committed per-seed ranges
+    (widened by 0.02: two of the 171 test points)."""
+    r = _committed()
+    assert seed not in r["seeds"] and seed not in r["leak_seeds"], seed
+    rows = r["training"]
+    acc = {}
+    for how in ("raw", "standardize"):
+        lr = med([row["best_lr"][how] for row in rows])
+        acc[how] = e1.run_training(seed, lrs=(lr,), hows=(how,)).test_acc[how]
+        values = [row["test_acc"][how] for row in rows]
+        assert min(values) - 0.02 <= acc[how] <= max(values) + 0.02, (how, acc[how], values)
+    diffs = [row["test_acc"]["standardize"] - row["test_acc"]["raw"] for row in rows]
+    diff = acc["standardize"] - acc["raw"]
+    assert min(diffs) - 0.02 <= diff <= max(diffs) + 0.02, (diff, diffs)
 
 
 @pytest.mark.claim("ch1-leakage")
