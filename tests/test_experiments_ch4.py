@@ -46,7 +46,7 @@ def test_committed_run_follows_the_design():
     assert d["margin"] == p.MARGIN == 0.005
     assert d["eval_seeds"] == list(p.EVAL_SEEDS) and len(d["eval_seeds"]) >= 20
     assert not set(d["tuning_seeds"]) & set(d["eval_seeds"])
-    assert not set(HELD_OUT) & (set(d["tuning_seeds"]) | set(d["eval_seeds"]))
+    assert not set(p.HELD_OUT_SEEDS) & (set(d["tuning_seeds"]) | set(d["eval_seeds"]))
     for arm in d["arms"]:
         assert r["chosen_lr"][arm] in d["lr_grid"]
         assert len(p.accuracies(r, arm)) == len(d["eval_seeds"])
