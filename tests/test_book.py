@@ -231,6 +231,27 @@ def test_docs_labels_exist_in_the_built_book(built_book):
 
 
 @pytest.mark.slow
+def test_api_reference_has_an_anchor_per_public_name_and_chapters_link_it(built_book):
+    """Each public bnref name has its anchor in the built API reference (test_api_docs
+    checks the directives), and chapter 3's prose links its bnref functions there."""
+    from test_api_docs import api_entries
+
+    ids: dict[str, set[str]] = {}
+    missing = []
+    for name, page in api_entries().items():
+        if page not in ids:
+            html = (built_book / "book" / page.replace(".md", ".html")).read_text()
+            ids[page] = set(re.findall(r'id="([^"]+)"', html))
+        if name not in ids[page] and f"module-{name}" not in ids[page]:
+            missing.append(f"{name} ({page})")
+    assert not missing, f"API entries without an anchor in the built HTML: {missing}"
+    chapter = (built_book / f"{CHAPTER}.html").read_text()
+    for name in ("batchnorm_forward", "batchnorm_backward"):
+        href = f'href="api_numpy.html#bnref.numpy.{name}"'
+        assert href in chapter, f"{CHAPTER} does not link bnref.numpy.{name}: no {href}"
+
+
+@pytest.mark.slow
 def test_ledger_page_lists_every_claim_and_the_bibliography_is_author_year(built_book):
     from bncourse import ledger
 
