@@ -245,6 +245,15 @@ class BatchNorm1d(_BatchNorm):
     Shape
     -----
     Input (N, C) or (N, C, L); output the same.
+
+    Examples
+    --------
+    >>> bn = BatchNorm1d(3)
+    >>> out = bn(torch.randn(16, 3))  # training mode: batch statistics, running ones updated
+    >>> int(bn.num_batches_tracked), tuple(out.shape)
+    (1, (16, 3))
+    >>> bn.eval()(torch.randn(2, 3)).shape  # evaluation mode: the running statistics
+    torch.Size([2, 3])
     """
 
     _ranks = (2, 3)
