@@ -539,6 +539,10 @@ async def run_notebook(
         if not restart:
             break
     else:
+        # the last death's cell is frozen but no later attempt showed it: without its error
+        # nbgrader would read its partial output as a passing test
+        for index, outputs in frozen.items():
+            nb.cells[index].outputs = outputs
         last = max(frozen) if frozen else -1
         for index, cell in enumerate(nb.cells):
             if cell.cell_type == "code" and index > last and index not in frozen:
