@@ -924,3 +924,38 @@ def test_a_bug_in_the_check_is_not_the_learners_loss():
     )
     assert float(score) == 2 and "checker_error" in score.mistakes
     assert "Traceback" not in score.report
+
+
+def _float32_forward(x, gamma, beta, eps=1e-5):
+    """A learner who accumulates in float32 one row at a time (no pairwise summation)."""
+    n, acc = x.shape[0], np.zeros(x.shape[1], x.dtype)
+    for row in x:
+        acc = acc + row
+    mu = acc / x.dtype.type(n)
+    xc = x - mu
+    sq = np.zeros(x.shape[1], x.dtype)
+    for row in xc:
+        sq = sq + row * row
+    std = np.sqrt(sq / x.dtype.type(n) + x.dtype.type(eps))
+    x_hat = xc / std
+    return gamma * x_hat + beta, (x_hat, gamma, std)
+
+
+def _spatial_of(fwd):
+    return lambda x, g, b, eps=1e-5: (_unrows(fwd(_rows(x), g, b, eps)[0], x.shape), None)
+
+
+@pytest.mark.parametrize("seed", [7001, 7002, 7003, 7004, 7005])
+def test_large_float32_means_pass_honest_float32_and_fail_the_unbiased_variance(seed):
+    """Not knife-edge (review 2026-12-04): with mean 1e4 in float32, honest float32 code is
+    off by up to ~7e-4 (out, dx) and ~7e-3 (dgamma); the N-1 variance by >= 1.1e-2. The
+    old shared rtol of 2e-2 let the N-1 variance pass the spatial case."""
+    flat = checks.make_case("2-D", (16, 3), seed, dtype="float32", loc=1e4, scale=1.0)
+    maps = checks.make_case("4-D", (3, 4, 2, 5), seed, dtype="float32", loc=1e4, scale=1.0)
+    for fwd, want in [(_float32_forward, 1), (fwd_unbiased_variance, 0)]:
+        score = checks._check_forward("2-D", fwd, 1, [flat])
+        assert float(score) == want, score.report
+        score = checks._check_forward("4-D", _spatial_of(fwd), 1, [maps])
+        assert float(score) == want, score.report
+    score = checks._check_backward("backward", _float32_forward, backward, 1, [flat])
+    assert float(score) == 1, score.report

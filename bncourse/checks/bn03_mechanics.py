@@ -21,12 +21,23 @@ Using the reference: calling anything in :data:`FORBIDDEN` scores 0 for that tes
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 
 import bnref.numpy as ref
 
-from .core import MESSAGES, Case, Output, Score, cmp, hidden_specs, run_check, with_hidden
+from .core import (
+    MESSAGES,
+    Case,
+    Output,
+    Score,
+    cmp,
+    hidden_specs,
+    run_check,
+    tolerance,
+    with_hidden,
+)
 
 __all__ = [
     "FORBIDDEN",
@@ -206,7 +217,12 @@ HINTS = {
     ),
 }
 
-_RTOL_LARGE_MEAN = 2e-2  # float32 input with mean 1e4: the last digits are rounding noise
+# float32 input with mean 1e4: x's spacing there is ~1e-3, so a float32 mean, and x_hat with
+# it, is off by ~1e-3 relative. Measured (40 seeds x 4 shapes; the solution, Python loops,
+# sequential sums): out and dx within 7e-4 of float64, dgamma (a sum of N such errors, next
+# to a reference that can be near 0) within 7e-3. The named mistakes start at 1.1e-2 (N-1
+# variance with N*H*W = 30) and 1.9e-2 (the dx mutants): 3e-3 keeps both sides 4x away.
+_RTOL_LARGE_MEAN = {"out": 3e-3, "dx": 3e-3, "dgamma": 2e-2, "dbeta": 3e-3}
 _OUT = (Output("out"),)
 _GRADS = (Output("dx"), Output("dgamma"), Output("dbeta"))
 
@@ -214,6 +230,19 @@ _GRADS = (Output("dx"), Output("dgamma"), Output("dbeta"))
 # ----------------------------------------------------------------------------------------
 # cases
 # ----------------------------------------------------------------------------------------
+@dataclass
+class _Case(Case):
+    """A case whose outputs may each have their own relative tolerance (``output_rtol``)."""
+
+    output_rtol: dict[str, float] = field(default_factory=dict)
+
+    def tol(self, want: np.ndarray, output: Output) -> float:
+        rtol = self.output_rtol.get(output.name)
+        if rtol is None:
+            return super().tol(want, output)
+        return tolerance(want, rtol, max(self.atol, output.atol))
+
+
 def _generator(rng, seed: int) -> np.random.Generator:
     """The check's own generator: ``rng`` itself, a generator seeded with it, or ``seed``."""
     if isinstance(rng, np.random.Generator):
@@ -249,11 +278,11 @@ def make_case(
         "eps": float(eps),
         "dout": dout.astype(dtype),
     }
-    return Case(
+    return _Case(
         label,
         inputs,
         dtype=dtype,
-        rtol=_RTOL_LARGE_MEAN if large_mean and dtype == "float32" else None,
+        output_rtol=_RTOL_LARGE_MEAN if large_mean and dtype == "float32" else {},
         tags=frozenset(({"large_mean", f"large_mean_{dtype}"} if large_mean else set()) | {dtype}),
         **kw,
     )
