@@ -874,4 +874,5 @@ def _explain(pr, cases, outputs, results, mutants, hints) -> None:
         for t in sorted(tagged):
             if t in hints:
                 detail += "\n" + hints[t]
-        pr.message("unknown", detail)
+        nan = all(r.why == "holds NaN or infinity" for _, r in shaped)
+        pr.message("not_finite" if nan else "unknown", detail)
