@@ -95,6 +95,14 @@ def load_mnist(split: str = "train", *, flatten: bool = True) -> tuple[np.ndarra
     -------
     x : ndarray of float32, pixels scaled to [0, 1]
     y : ndarray of int64, shape (n,), labels 0-9
+
+    Examples
+    --------
+    >>> x, y = load_mnist("train")
+    >>> x.shape, x.dtype, y.shape, np.bincount(y).tolist()  # 400 digits of each class
+    ((4000, 784), dtype('float32'), (4000,), [400, 400, 400, 400, 400, 400, 400, 400, 400, 400])
+    >>> load_mnist("test", flatten=False)[0].shape
+    (1000, 1, 28, 28)
     """
     if split not in ("train", "test"):
         raise ValueError(f"split must be 'train' or 'test', got {split!r}")

@@ -360,6 +360,16 @@ def batch_norm(
         Wrong rank, channel counts that do not match, a single value per channel
         in training mode, missing running statistics in evaluation mode, bad
         ``channel_axis``/``momentum``/``eps``, and (with ``validate``) NaN/inf.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(3.0, 2.0, size=(64, 4))  # (N, C)
+    >>> running_mean, running_var = np.zeros(4), np.ones(4)
+    >>> out = batch_norm(x, running_mean, running_var, training=True)
+    >>> out.mean(axis=0).round(6) + 0.0, out.std(axis=0).round(4)
+    (array([0., 0., 0., 0.]), array([1., 1., 1., 1.]))
+    >>> bool(np.allclose(running_mean, 0.1 * x.mean(axis=0)))  # updated in place
+    True
     """
     x = _float_array(x, "x")
     if not 2 <= x.ndim <= 5:
@@ -535,6 +545,16 @@ def batchnorm_forward(
         ``gamma * x_hat + beta``.
     cache : BatchNormCache
         Input to :func:`batchnorm_backward` or :func:`batchnorm_backward_graph`.
+
+    Examples
+    --------
+    >>> x = np.random.default_rng(0).normal(5.0, 3.0, size=(8, 3))  # (N, D)
+    >>> out, cache = batchnorm_forward(x, np.ones(3), np.zeros(3))
+    >>> out.mean(axis=0).round(6) + 0.0
+    array([0., 0., 0.])
+    >>> dx, dgamma, dbeta = batchnorm_backward(np.ones_like(out), cache)
+    >>> float(np.abs(dx).max()) < 1e-12  # a gradient equal for every example vanishes
+    True
     """
     if not isinstance(training, bool | np.bool_):
         raise TypeError(f"training must be a bool, got {type(training).__name__}")
@@ -589,6 +609,16 @@ def batchnorm_backward(dout, cache):
     dx : ndarray, shape (N, D)
     dgamma : ndarray, shape (D,)
     dbeta : ndarray, shape (D,)
+
+    Examples
+    --------
+    The compact form and the node-by-node :func:`batchnorm_backward_graph` agree:
+
+    >>> x, dout = np.random.default_rng(0).normal(size=(2, 16, 3))  # (N, D) each
+    >>> out, cache = batchnorm_forward(x, np.full(3, 2.0), np.zeros(3))
+    >>> compact, graph = batchnorm_backward(dout, cache), batchnorm_backward_graph(dout, cache)
+    >>> all(np.allclose(a, b) for a, b in zip(compact, graph))
+    True
     """
     x_hat, gamma, inv_std = cache.x_hat, cache.gamma, cache.inv_std
     dout = _check_dout(dout, x_hat)
@@ -776,6 +806,17 @@ def fold_batch_norm(weight, bias, running_mean, running_var, gamma=None, beta=No
     weight_folded : ndarray, same shape and dtype as weight
     bias_folded : ndarray, shape (C_out,)
         Dtype of ``bias``, or of ``weight`` when bias is None.
+
+    Examples
+    --------
+    >>> rng = np.random.default_rng(0)
+    >>> W, b = rng.normal(size=(4, 3)), rng.normal(size=4)  # linear layer (C_out, C_in)
+    >>> mean, var = rng.normal(size=4), rng.uniform(0.5, 2.0, size=4)  # BN's running stats
+    >>> W_fold, b_fold = fold_batch_norm(W, b, mean, var)
+    >>> x = rng.normal(size=(5, 3))
+    >>> bn_out = batch_norm(x @ W.T + b, mean, var, training=False)
+    >>> bool(np.allclose(x @ W_fold.T + b_fold, bn_out))  # one layer instead of two
+    True
     """
     weight = _float_array(weight, "weight")
     if weight.ndim < 2:
@@ -870,6 +911,15 @@ def update_running_stats(
     -------
     running_mean, running_var : ndarray of shape (C,)
         The same arrays, updated.
+
+    Examples
+    --------
+    >>> running_mean, running_var = np.zeros(2), np.ones(2)
+    >>> batch_mean, batch_var = np.array([1.0, 2.0]), np.array([4.0, 4.0])  # biased, n = 5
+    >>> update_running_stats(running_mean, running_var, batch_mean, batch_var, n=5)
+    (array([0.1, 0.2]), array([1.4, 1.4]))
+
+    The variance stored is the unbiased 4 * 5/4 = 5: ``0.9 * 1 + 0.1 * 5 = 1.4``.
     """
     weight_new, var_factor = _running_update(momentum, n, convention)
     C = np.shape(running_mean)[0] if np.ndim(running_mean) == 1 else -1
@@ -903,6 +953,13 @@ def convert_momentum(momentum, src, dst):
     -------
     float
         The momentum that gives the same running statistics in ``dst``'s convention.
+
+    Examples
+    --------
+    >>> round(convert_momentum(0.99, "keras", "torch"), 12)  # Keras' default in torch terms
+    0.01
+    >>> convert_momentum(0.1, "torch", "torch")
+    0.1
     """
     for name, conv in (("src", src), ("dst", dst)):
         if conv not in _CONVENTIONS:

@@ -15,8 +15,10 @@ built HTML (the anchors exist and a chapter links to them).
 
 from __future__ import annotations
 
+import doctest
 import importlib
 import inspect
+import io
 import re
 import sys
 from pathlib import Path
@@ -256,6 +258,23 @@ def test_public_docstrings_have_a_summary_and_their_sections():
         if not returns_none and "\nReturns\n-------\n" not in doc:
             problems.append(f"{name}: no Returns section")
     assert not problems, "\n".join(problems)
+
+
+def test_docstring_examples_run():
+    """Every example the reference shows is true: each one runs as a doctest."""
+    finder = doctest.DocTestFinder()
+    runner = doctest.DocTestRunner(optionflags=doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE)
+    seen, report, examples = set(), io.StringIO(), 0
+    for name, obj in _documented_callables():
+        if id(obj) in seen:  # bnref.torch.convert_momentum is bnref.numpy's
+            continue
+        seen.add(id(obj))
+        module = inspect.getmodule(obj)
+        for test in finder.find(obj, name, module=module, globs=dict(vars(module))):
+            examples += len(test.examples)
+            runner.run(test, out=report.write)
+    assert examples >= 20, f"only {examples} examples in the public docstrings"
+    assert not runner.failures, f"docstring examples fail:\n{report.getvalue()[-4000:]}"
 
 
 def test_docstring_section_labels_become_links_in_the_reference():
