@@ -959,3 +959,25 @@ def test_large_float32_means_pass_honest_float32_and_fail_the_unbiased_variance(
         assert float(score) == want, score.report
     score = checks._check_backward("backward", _float32_forward, backward, 1, [flat])
     assert float(score) == 1, score.report
+
+
+def test_a_function_stopped_at_the_cell_limit_is_not_called_again_when_grading(monkeypatch):
+    """A forward that sleeps is interrupted by the grader's cell limit (KeyboardInterrupt);
+    the later tests must not wait the full limit again (review 2026-12-04: 7 cells x 60 s)."""
+    from bncourse.checks import core
+
+    monkeypatch.setenv("NBGRADER_EXECUTION", "autograde")
+    calls = []
+
+    def sleepy_forward(x, gamma, beta, eps=1e-5):
+        calls.append(1)
+        raise KeyboardInterrupt  # what the interrupt at the cell limit raises in time.sleep
+
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            checks.check_forward(sleepy_forward)
+        score = checks.check_backward(sleepy_forward, backward)
+        assert float(score) == 0 and "timeout" in score.mistakes, score.report
+        assert len(calls) == 1
+    finally:
+        core._timed_out.discard(id(sleepy_forward.__code__))
