@@ -263,3 +263,30 @@ def test_the_weight_scale_checks_give_the_notebook_its_random_state_back():
     _quiet(checks.check_weight_scale_output, ns["weight_scale_effect"], hidden=True)
     _quiet(checks.check_weight_scale_gradient, ns["weight_scale_effect"], hidden=True)
     assert torch.equal(before, torch.get_rng_state())
+
+
+def test_a_pasted_visible_ratio_fails_every_hidden_case_with_the_same_c():
+    visible = [checks._scale_ratio_case("v", s, c) for s, c in _ratio_specs()[:2]]
+    for spec, c in _ratio_specs()[2:]:
+        case = checks._scale_ratio_case("h", spec, c)
+        for v in visible:
+            if v.inputs["c"] == c:
+                assert abs(v.inputs["middle"] - case.inputs["middle"]) > case.atol + 0.01
+
+
+def test_the_checks_do_not_depend_on_the_learners_default_dtype():
+    """A learner's torch.set_default_dtype(torch.float64) changes the modules the checks
+    build; the solution still gets full marks and no check fails on its own inputs."""
+    ns = _solution()
+    old = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        for check, name in [
+            (checks.check_skipinit_block, "SkipInitBlock"),
+            (checks.check_weight_scale_output, "weight_scale_effect"),
+            (checks.check_weight_scale_gradient, "weight_scale_effect"),
+        ]:
+            score = _quiet(check, ns[name], hidden=True)
+            assert float(score) == score.points, (name, score.report)
+    finally:
+        torch.set_default_dtype(old)

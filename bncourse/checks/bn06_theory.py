@@ -720,7 +720,9 @@ def _scale_inputs(spec: dict):
         bn.running_var.uniform_(0.5, 2, generator=g)
     dt = _DT[spec.get("dtype", "float64")]
     if spec.get("grads"):
-        linear.weight.grad = torch.randn(dout, din, generator=g, dtype=torch.float64).float()
+        grad = torch.randn(dout, din, generator=g, dtype=torch.float64).float()
+        # in the weight's dtype: a learner's torch.set_default_dtype changes the module's
+        linear.weight.grad = grad.to(linear.weight.dtype)
     linear.to(dt)
     bn.to(dt).train()
     return linear, bn, x.to(dt)

@@ -62,7 +62,8 @@ SCALE = [
 
 # The ratio check: BN's eps comparable to (or above) the batch variances of linear(x)
 # (``var``), where c * grad_norm_ratio lies in a band far from 1, so a ratio of exactly 1/c
-# (the eps-free theory, pasted) is wrong; c both above and below 1.
+# (the eps-free theory, pasted) is wrong; c both above and below 1, none equal to a visible
+# case's c where the bands are alike (a pasted visible ratio then lands outside).
 SCALE_RATIO = [
     dict(label="float64, BN eps 1e-2, variances of linear(x) about 1e-4, x (48, 5), c = 3",
          spec=dict(seed=740, d_in=5, d_out=6, n=48, eps=1e-2, var=(0.9e-4, 1.1e-4)), c=3.0),
@@ -70,9 +71,9 @@ SCALE_RATIO = [
                "c = 0.5",
          spec=dict(seed=741, d_in=4, d_out=5, n=40, eps=0.1, var=(0.008, 0.012), bn="bnref",
                    dtype="float32", grads=True), c=0.5),
-    dict(label="float64, bnref BN eps 1e-2, variances about 5e-4, x (64, 6), c = 2",
-         spec=dict(seed=742, d_in=6, d_out=4, n=64, eps=1e-2, var=(4.5e-4, 5.5e-4),
-                   bn="bnref"), c=2.0),
+    dict(label="float64, bnref BN eps 1e-2, variances about 2e-4, x (64, 6), c = 2.5",
+         spec=dict(seed=742, d_in=6, d_out=4, n=64, eps=1e-2, var=(1.8e-4, 2.2e-4),
+                   bn="bnref"), c=2.5),
     dict(label="float32, BN eps 1e-2, variances about 3e-3, x (32, 5), c = 0.3",
          spec=dict(seed=743, d_in=5, d_out=7, n=32, eps=1e-2, var=(2.5e-3, 3.5e-3),
                    dtype="float32"), c=0.3),
