@@ -235,12 +235,14 @@ def tolerance(want: np.ndarray, rtol: float, atol: float = 0.0) -> float:
     return rtol * max(1.0, scale) + atol
 
 
-def _line(name: str, got: np.ndarray, want: np.ndarray, tol: float) -> tuple[str, bool]:
+def _line(
+    name: str, got: np.ndarray, want: np.ndarray, tol: float, width: int = 7
+) -> tuple[str, bool]:
     maxdiff = _maxdiff(got, want)
     exact = bool(np.array_equal(got, want))
     ok = maxdiff <= tol  # False for NaN
     line = (
-        f"  {name:<7} {str(got.shape):<14} exact: {exact!s:<5} | approximate: {ok!s:<5} | "
+        f"  {name:<{width}} {str(got.shape):<14} exact: {exact!s:<5} | approximate: {ok!s:<5} | "
         f"maxdiff: {maxdiff:.1e} | tolerance: {tol:.1e}"
     )
     return line, ok
@@ -695,6 +697,7 @@ def run_check(
     call = Call(forbidden)
     mutants = mutants or {}
     pr(title)
+    width = max([7, *(len(o.name) for o in outputs)])  # the output columns line up
     n_scored = sum(c.scored for c in cases)
     right = 0  # scored cases with every output right
     broken = 0  # scored cases the check itself could not compute
@@ -720,7 +723,7 @@ def run_check(
                 raise RuntimeError(f"learner gave {len(got)} outputs for {len(outputs)}")
             row = []
             for o, g, w in zip(outputs, got, want, strict=True):
-                row.append(_compare(pr, o, g, w, case, shape_hint))
+                row.append(_compare(pr, o, g, w, case, shape_hint, width))
         except _Stop as e:
             pr.message(e.key, e.detail)
             stopped = e.key
@@ -778,13 +781,13 @@ def run_check(
     return result
 
 
-def _compare(pr, output: Output, got, want: np.ndarray, case: Case, shape_hint) -> _Result:
+def _compare(pr, output: Output, got, want, case: Case, shape_hint, width=7) -> _Result:
     name = output.name
     tol = case.tol(want, output)
     try:
         g = numeric(got, name)
     except _Problem as e:
-        pr(f"  {name:<7} not comparable")
+        pr(f"  {name:<{width}} not comparable")
         pr.message(e.key, e.detail)
         return _Result(None, want, tol, False, e.detail)
     if g.shape != want.shape:
@@ -792,9 +795,9 @@ def _compare(pr, output: Output, got, want: np.ndarray, case: Case, shape_hint) 
         if not extra and g.shape == want.shape[::-1] and g.ndim == 2:
             extra = "It is transposed."
         why = f"shape {g.shape}, expected {want.shape}" + (f". {extra}" if extra else "")
-        pr(f"  {name:<7} {why}")
+        pr(f"  {name:<{width}} {why}")
         return _Result(g, want, tol, False, why)
-    line, ok = _line(name, g, want, tol)
+    line, ok = _line(name, g, want, tol, width)
     pr(line)
     if ok and output.check_dtype and case.dtype and _dtype_name(got) not in (None, case.dtype):
         pr.message("wrong_dtype", f"{name} is {_dtype_name(got)} for {case.dtype} input.")
