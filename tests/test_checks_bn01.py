@@ -116,3 +116,55 @@ def test_the_release_hides_the_solutions_and_hidden_cases():
     assert "np.linalg.eigvalsh(X.T @ X" not in text and "hidden" not in text.lower().replace(
         "hidden inputs", ""
     )
+
+
+def test_a_valueerror_subclass_naming_the_shape_in_other_spellings_counts():
+    """A learner's own ValueError subclass is a ValueError; (2,3,4), [2, 3, 4], 2x3x4 name it."""
+
+    class ShapeError(ValueError):
+        pass
+
+    # hidden shapes (2, 3, 4), (0, 3), (11,): "11" alone does not name a shape
+    spellings = {str: 1.0, (lambda s: str(list(s))): 1.0, (lambda s: "x".join(map(str, s))): 2 / 3}
+    for spell, want in spellings.items():
+
+        def fit(X, spell=spell):
+            X = np.asarray(X)
+            if X.ndim != 2 or len(X) == 0:
+                raise ShapeError(f"bad X: {spell(X.shape)}")
+            return X.mean(0), X.std(0)
+
+        score, text = _run("check_fit_standardizer_rejects", fit)
+        assert score == pytest.approx(want, abs=1e-3), text
+
+    def no_shape(X):
+        raise ValueError("X must be 2-D")
+
+    assert _run("check_fit_standardizer_rejects", no_shape)[0] == 0
+
+
+def test_float32_arithmetic_gets_full_marks_and_one_pass_variance_fails_only_at_the_offset():
+    """Float32 input may be computed in float32 (the output dtype is free); E[X^2] - E[X]^2
+    is wrong only on the feature at 1e6 (its hint shows), not on ordinary random features."""
+
+    def standardize32(X, mean, std):
+        m, s = np.asarray(mean).astype(X.dtype), np.asarray(std).astype(X.dtype)
+        const = s <= 1e-12 * np.maximum(1, np.abs(m))
+        Z = (X - m) / np.where(const, np.ones_like(s), s)
+        Z[:, const] = 0
+        return Z
+
+    def fit32(X):
+        mean = X.mean(0)
+        return mean.astype(np.float64), np.sqrt(((X - mean) ** 2).mean(0)).astype(np.float64)
+
+    assert _run("check_standardize", standardize32)[0] == 2
+    assert _run("check_fit_standardizer", fit32)[0] == 2
+
+    def one_pass(X):
+        X = np.asarray(X, np.float64)
+        m = X.mean(0)
+        return m, np.sqrt(np.abs((X**2).mean(0) - m**2))
+
+    score, text = _run("check_fit_standardizer", one_pass)
+    assert score == pytest.approx(1.6) and "mean(X**2) - mean**2" in text, text
