@@ -21,11 +21,10 @@ import inspect
 import io
 import re
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from test_book import toc_pages
+from test_docs_refs import pages as book_pages
 
 PUBLIC_MODULES = ("bnref", "bnref.numpy", "bnref.torch", "bnref.data")
 API_PAGES = sorted(ROOT.glob("book/api*.md"))
@@ -82,10 +81,6 @@ def prose(text: str) -> str:
         else:
             out.append(line)
     return "\n".join(out)
-
-
-def book_pages() -> dict[str, Path]:
-    return {doc: ROOT / f"{doc}.md" for doc in toc_pages(ROOT / "_toc.yml")}
 
 
 def mentions() -> list[tuple[str, int, str, str | None]]:
