@@ -139,6 +139,21 @@ def test_every_public_bnref_name_has_an_api_entry():
     assert not missing, f"public bnref names without an entry in book/api*.md: {missing}"
 
 
+def test_the_overview_lists_every_documented_function_and_class():
+    """book/api.md's "at a glance" tables (autosummary) name every callable entry."""
+    text = (ROOT / "book" / "api.md").read_text(encoding="utf-8")
+    listed, module = set(), None
+    for line in text.split("\n"):
+        if m := re.match(r"\.\. currentmodule:: ([\w.]+)", line.strip()):
+            module = m.group(1)
+        elif module and re.fullmatch(r"   \w+", line):
+            listed.add(f"{module}.{line.strip()}")
+    callables = {name for name, _ in _documented_callables()}
+    assert callables, "no documented callables found"
+    assert not callables - listed, f"missing from the overview: {sorted(callables - listed)}"
+    assert not listed - callables, f"listed but not documented: {sorted(listed - callables)}"
+
+
 def test_the_api_pages_document_only_public_names():
     """No private helper and no name that bnref no longer exports is documented."""
     entries, public = api_entries(), public_names()
