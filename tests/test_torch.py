@@ -276,6 +276,7 @@ def test_blockwise_passes_over_several_blocks_match_torch(monkeypatch, block, ma
     """The CPU passes that go block by block through a small buffer (one thread), with
     blocks smaller than one example, than the batch, and not dividing it."""
     monkeypatch.setattr(bnref.torch.functional, "_BLOCK", block)
+    monkeypatch.setattr(bnref.torch.functional, "_SMALL", 0)  # no small-input shortcut
     monkeypatch.setattr(bnref.torch.functional, "_MAX_MEAN_OVER_STD", max_ratio)
     assert torch.get_num_threads() == 1  # the blockwise passes run with one thread only
     blocks = []
@@ -288,6 +289,88 @@ def test_blockwise_passes_over_several_blocks_match_torch(monkeypatch, block, ma
         ours, ref = _both(case, _tensors(case))
         _compare(ours, ref, torch.float32)
     assert any(len(slices) > 1 for slices, _ in blocks), blocks  # several blocks were used
+
+
+@pytest.mark.parametrize("threads", [1, 2])
+@pytest.mark.parametrize("spread_max", [None, 15, 60], ids=["views", "spread15", "spread60"])
+@pytest.mark.parametrize("small", [True, False], ids=["small", "large"])
+@pytest.mark.parametrize("max_ratio", [0.0, float("inf")], ids=["centred", "uncentred"])
+def test_cpu_paths_match_torch(monkeypatch, threads, spread_max, small, max_ratio):
+    """Every CPU path of the forward and backward against torch, training and evaluation,
+    3-D, 4-D and 5-D input: small inputs (torch.var_mean, x - mu reused for dx) or not (x -
+    m formed and the output written over it; with two threads no blockwise passes), the
+    per-channel operands as views or spelled out along the last or the last two axes
+    (_per_channel), the backward's centred and uncentred forms."""
+    fn = bnref.torch.functional
+    if not small:
+        monkeypatch.setattr(fn, "_SMALL", 0)
+    if spread_max is not None:
+        monkeypatch.setattr(fn, "_SPREAD_MIN", 0)
+        monkeypatch.setattr(fn, "_SPREAD_MAX", spread_max)
+    monkeypatch.setattr(fn, "_MAX_MEAN_OVER_STD", max_ratio)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        for training in (True, False):
+            for seed, shape in enumerate(((6, 3, 4, 5), (5, 3, 7), (4, 3, 2, 3, 5))):
+                case = _case(seed=seed, shape=shape, training=training)
+                ours, ref = _both(case, _tensors(case))
+                _compare(ours, ref, torch.float32)
+    finally:
+        torch.set_num_threads(before)
+
+
+class _CountOps(torch.utils._python_dispatch.TorchDispatchMode):
+    """Records the aten ops that run under it (views included)."""
+
+    def __init__(self):
+        super().__init__()
+        self.ops = []
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.ops.append(str(func))
+        return func(*args, **(kwargs or {}))
+
+
+# The most aten ops one call of bnref.torch.batch_norm may run on a small float32 CPU input
+# (2, 64, 4, 4) with weight, bias and running statistics (2026-12-04; the code before had 8,
+# 31 and 75; torch's own F.batch_norm runs 2, 2 and 6). On a GPU each op is a kernel launch
+# and its host time, which the device waits for on small batches: these counts must not grow
+# unnoticed. eval: var + eps, rsqrt, * gamma, beta - mean * scale, two views, one addcmul;
+# train: the same after one var_mean, plus the running statistics' update (unbiased
+# variance, two lerp_).
+MAX_OPS = {"eval": 7, "train": 11, "train+backward": 32}
+
+
+def test_small_call_runs_at_most_max_ops_aten_ops():
+    gen = torch.Generator().manual_seed(0)
+    x, dout = torch.randn(2, 64, 4, 4, generator=gen), torch.randn(2, 64, 4, 4, generator=gen)
+    weight = (0.5 + torch.rand(64, generator=gen)).requires_grad_()
+    bias = torch.randn(64, generator=gen).requires_grad_()
+    running = torch.zeros(64), torch.ones(64)
+    counts = {}
+    for mode, training in (("eval", False), ("train", True)):
+        with torch.no_grad(), _CountOps() as count:
+            out = bt.batch_norm(x, *running, weight, bias, training)
+        counts[mode] = len(count.ops)
+        torch.testing.assert_close(out, F.batch_norm(x, *running, weight, bias, training))
+    xg = x.clone().requires_grad_()
+    with _CountOps() as count:
+        bt.batch_norm(xg, *running, weight, bias, True).backward(dout)
+    counts["train+backward"] = len(count.ops)
+    assert xg.grad is not None and weight.grad is not None and bias.grad is not None
+    assert counts == {k: min(v, MAX_OPS[k]) for k, v in counts.items()}, counts
+
+
+def test_module_call_runs_at_most_max_ops_aten_ops():
+    """The module adds one op in training (num_batches_tracked += 1), none in evaluation."""
+    bn = bt.BatchNorm2d(64)
+    x = torch.randn(2, 64, 4, 4)
+    for training, limit in ((False, MAX_OPS["eval"]), (True, MAX_OPS["train"] + 1)):
+        bn.train(training)
+        with torch.no_grad(), _CountOps() as count:
+            bn(x)
+        assert len(count.ops) <= limit, count.ops
 
 
 def test_channels_last_output_keeps_the_memory_format_like_torch():

@@ -198,17 +198,19 @@ class _BatchNorm(nn.modules.batchnorm._BatchNorm):
             return tracer.create_proxy("call_module", tracer.path_of_module(self), (input,), {})
         self._check_input_dim(input)
         self._check_channels(input)
+        # each buffer or parameter read costs a Module.__getattr__: read them once
+        running_mean, running_var, training = self.running_mean, self.running_var, self.training
         # as torch.nn: batch statistics in training, and in eval without running statistics
-        use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
+        use_batch_stats = training or (running_mean is None and running_var is None)
         if use_batch_stats:  # before num_batches_tracked moves
             _check_batch_size(input, input.numel() // input.shape[1])
         momentum = self._momentum_for_batch()
         # running statistics are passed when used (eval) or updated (training + tracking)
-        pass_stats = not self.training or self.track_running_stats
+        pass_stats = not training or self.track_running_stats
         return batch_norm(
             input,
-            self.running_mean if pass_stats else None,
-            self.running_var if pass_stats else None,
+            running_mean if pass_stats else None,
+            running_var if pass_stats else None,
             self.weight,
             self.bias,
             use_batch_stats,
