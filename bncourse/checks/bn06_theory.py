@@ -369,6 +369,9 @@ def _skip_learner(cls: Callable) -> Callable:
             out_init = call(block, x, watch=(0,))
             block.alpha.fill_(a)
         out_a = call(block, x, watch=(0,))
+        if isinstance(out_a, nn.Module):
+            raise _Problem("bad_return", "the block's forward returns a module, not a tensor: "
+                           "call the branch on x, branch(x)")  # fmt: skip
         if not torch.is_tensor(out_a):
             raise _Problem("bad_return", f"the block's output is a {type(out_a).__name__}")
         grad = torch.zeros_like(block.alpha.detach())  # no gradient reaches alpha: 0
