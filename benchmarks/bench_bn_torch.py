@@ -12,6 +12,10 @@ CPU: one thread by default (``--threads``), as the course runs torch
 (``bncourse.experiments._common.fast_torch``). Wall-clock (``time.perf_counter``) and
 process CPU time (``time.process_time``) are both reported: on a machine shared with
 other jobs the process is often descheduled, which inflates wall time but not CPU time.
+Also on the CPU: the host time per call on a tiny input (2, 64, 4, 4), where the fixed
+cost of each call (argument checks, Python, one dispatch per aten op) is all there is,
+and the number of aten ops per call (``TorchDispatchMode``): on a GPU each op is a kernel
+launch, and the device waits for the host on small batches. Printed, not judged.
 With two threads on a loaded machine each parallel op waits for a descheduled thread,
 so what is measured is mostly the number of ops, not the memory passes.
 
@@ -44,6 +48,7 @@ import warnings
 
 import torch
 import torch.nn.functional as F
+from torch.utils._python_dispatch import TorchDispatchMode
 
 import bnref.torch as bt
 
@@ -152,6 +157,66 @@ def bench_cpu(dtype_name: str, repeats: int) -> dict:
         f"{fb['ratio_cpu']:.2f}x CPU time -> {'met' if met else 'NOT met'} (wall)"
     )
     result["goal"], result["goal_met"] = goal, met
+    result["host_tiny"] = host_cpu(dtype_name)
+    return result
+
+
+class _OpCounter(TorchDispatchMode):
+    """Counts the aten ops (views included) that run under it."""
+
+    def __init__(self):
+        super().__init__()
+        self.count = 0
+
+    def __torch_dispatch__(self, func, types, args=(), kwargs=None):
+        self.count += 1
+        return func(*args, **(kwargs or {}))
+
+
+def _ops_per_call(fn) -> int:
+    with _OpCounter() as counter:
+        fn()
+    return counter.count
+
+
+def host_cpu(dtype_name: str, calls: int = 200, rounds: int = 9) -> dict:
+    """Host microseconds per call (wall and CPU time) and aten ops per call on the tiny
+    input, bnref and torch interleaved; prints a table."""
+    cases, _ = _cases("cpu", TINY, getattr(torch, dtype_name))
+    fns = {(n, i): f for n, impls in cases.items() for i, f in impls.items()}
+    for fn in fns.values():
+        for _ in range(20):
+            fn()
+    wall = {key: [] for key in fns}
+    cpu = {key: [] for key in fns}
+    for _ in range(rounds):
+        for key, fn in fns.items():
+            t0, c0 = time.perf_counter(), time.process_time()
+            for _ in range(calls):
+                fn()
+            cpu[key].append((time.process_time() - c0) / calls * 1e6)
+            wall[key].append((time.perf_counter() - t0) / calls * 1e6)
+    print(
+        f"  host time per call on {TINY} (us; median of {rounds} x {calls} calls, "
+        "interleaved) and aten ops per call:"
+    )
+    header = "bnref wall", "torch wall", "bnref CPU", "torch CPU", "ops bnref", "ops torch"
+    print(f"  {'':26s}" + "".join(f"{h:>12s}" for h in header))
+    result = {"shape": list(TINY)}
+    for name in cases:
+        row = {
+            f"{i}_{what}": statistics.median(times[name, i])
+            for what, times in (("us", wall), ("cpu_us", cpu))
+            for i in IMPLS
+        }
+        ops = {f"{i}_ops": _ops_per_call(fns[name, i]) for i in IMPLS}
+        cells = [row["bnref_us"], row["torch_us"], row["bnref_cpu_us"], row["torch_cpu_us"]]
+        print(
+            f"  {name:26s}"
+            + "".join(f"{v:12.1f}" for v in cells)
+            + "".join(f"{ops[f'{i}_ops']:12d}" for i in IMPLS)
+        )
+        result[name] = row | ops
     return result
 
 
