@@ -12,8 +12,9 @@ What it checks:
   of the returned flat ``nn.Sequential``, in order, each described by one row
   ``[kind, in, out, bias, kernel]`` (kinds: :data:`KINDS`); for the conv block also the
   (H, W) of its output on a (2, c_in, 6, 7) input, so any padding that keeps H and W is
-  right; ``make_mlp`` must refuse an unknown ``placement`` with a ``ValueError`` that names
-  the allowed values;
+  right; ``make_mlp`` must refuse an unknown ``placement`` with a ``ValueError`` (or a
+  subclass) whose message names the allowed values, and still build a valid one (a function
+  that raises for everything rejects nothing);
 * ``relu_active_fraction(gamma, beta)``: ``Phi(beta / |gamma|)`` (1 where gamma = 0 and
   beta > 0, else 0 there), in gamma's dtype;
 * ``redundant_biases(model)``: which parameter names it returns, as a set: one flag per
@@ -36,6 +37,7 @@ Using the reference: calling anything in :data:`FORBIDDEN` scores 0 for that tes
 from __future__ import annotations
 
 import importlib
+import itertools
 from collections.abc import Callable
 
 import numpy as np
@@ -47,8 +49,10 @@ from .core import (
     Case,
     Output,
     Score,
+    _fn_name,
     _Problem,
     _Stop,
+    _timed_out,
     cmp,
     run_check,
     with_hidden,
@@ -115,6 +119,26 @@ MISTAKES: dict[str, str] = {
         "layer before the activation when BN comes after it). Only a layer directly "
         "followed by BN loses its bias."
     ),
+    "bias_removed_after": (
+        "With BN after the activation you removed the bias of the Linear layer before the "
+        "activation. The activation sits between that layer and BN, so BN does not cancel "
+        "its bias: keep it. Only a layer directly followed by BN loses its bias."
+    ),
+    "placement_accepted": (
+        "make_mlp accepted a placement other than 'none', 'before' and 'after': raise a "
+        "ValueError for it."
+    ),
+    "placement_not_valueerror": (
+        "make_mlp raised for the unknown placement, but not a ValueError (or a subclass of "
+        "it): raise ValueError(...)."
+    ),
+    "placement_message": (
+        "The ValueError's message should name the allowed values 'none', 'before' and 'after'."
+    ),
+    "placement_rejects_valid": (
+        "make_mlp raised a ValueError for the unknown placement, but it also fails for a "
+        "valid one, make_mlp([10, 5, 2], 'before'): only an unknown placement may raise."
+    ),
     "phi_swapped": (
         "You compute Phi(gamma / beta). The ReLU passes y = gamma * x_hat + beta > 0, i.e. "
         "x_hat > -beta / gamma: the fraction is Phi(beta / gamma)."
@@ -122,6 +146,10 @@ MISTAKES: dict[str, str] = {
     "one_minus_phi": (
         "You compute 1 - Phi(beta / gamma), the fraction the ReLU blocks. The fraction it "
         "passes is P(x_hat > -beta/gamma) = 1 - Phi(-beta/gamma) = Phi(beta / gamma)."
+    ),
+    "blocked_fraction": (
+        "You compute 1 - Phi(beta / |gamma|), the fraction the ReLU blocks (y <= 0). It "
+        "passes y = gamma * x_hat + beta > 0, which happens on a fraction Phi(beta / |gamma|)."
     ),
     "no_abs_gamma": (
         "Right for gamma > 0, wrong for gamma < 0: dividing by a negative gamma flips the "
@@ -139,9 +167,9 @@ MISTAKES: dict[str, str] = {
 }
 
 HINTS = {
-    "tanh": (
-        "It is wrong only on the cases with activation=nn.Tanh: create the layers with the "
-        "activation you are given, activation(), not nn.ReLU()."
+    "activation": (
+        "It is wrong only on the cases with another activation (nn.Tanh, nn.GELU): create the "
+        "layers with the activation you are given, activation(), not nn.ReLU()."
     ),
     "kernel": (
         "It is wrong only on the cases with another kernel_size: pass kernel_size to "
@@ -154,6 +182,7 @@ HINTS = {
 }
 
 _PLACEMENTS = ("none", "before", "after")
+_MAX_NAMES = 10_000  # more names than any model here has parameters: an endless generator
 _BY_PLACEMENT = tuple(Output(f"layers[{p!r}]") for p in _PLACEMENTS)
 
 
@@ -257,6 +286,8 @@ _MLP_MUTANTS = {
     "bn_after_output": _mlp_mutant(bn_out=True),
     "bias_before_bn": _mlp_mutant(bias=lambda placement, last: True),
     "bias_removed_without_bn": _mlp_mutant(bias=lambda placement, last: placement == "none"),
+    # the same idea, but the output layer keeps its bias (as the notebook says it must)
+    "bias_removed_after": _mlp_mutant(bias=lambda placement, last: last or placement == "none"),
 }
 
 
@@ -338,6 +369,7 @@ _FRACTION_MUTANTS = {
     "phi_swapped": _fraction_mutant(lambda g, b: _phi(g / b)),
     "one_minus_phi": _fraction_mutant(lambda g, b: 1 - _phi(b / g)),
     "no_abs_gamma": _fraction_mutant(lambda g, b: _phi(b / g)),
+    "blocked_fraction": _fraction_mutant(lambda g, b: 1 - _phi(b / np.abs(g))),
 }
 
 
@@ -466,7 +498,20 @@ def _biases_learner(fn: Callable) -> Callable:
                 "bad_return",
                 f"redundant_biases must return a list of str; got a {type(res).__name__}",
             )
-        res = list(res)
+
+        def read(items=res):  # a generator runs the learner's code: time-limited, watched
+            return list(itertools.islice(items, _MAX_NAMES + 1))
+
+        read.__name__ = _fn_name(fn)
+        try:
+            res = call(read, watch=())
+        finally:  # out of time: the learner's function is not called again, not this reader
+            if id(read.__code__) in _timed_out:
+                _timed_out.discard(id(read.__code__))
+                if hasattr(fn, "__code__"):
+                    _timed_out.add(id(fn.__code__))
+        if len(res) > _MAX_NAMES:
+            raise _Problem("bad_return", f"redundant_biases returned more than {_MAX_NAMES} names")
         bad = [r for r in res if not isinstance(r, str)]
         if bad:
             raise _Problem(
@@ -496,7 +541,7 @@ def _hidden():
 
 
 def _mlp_case(label, sizes, activation="ReLU", **kw) -> Case:
-    tags = frozenset({"tanh"} if activation == "Tanh" else set())
+    tags = frozenset({"activation"} if activation != "ReLU" else set())
     inputs = {"sizes": list(sizes), "activation": _ACTIVATIONS[activation]}
     return Case(label, inputs, dtype=None, tags=tags, **kw)
 
@@ -562,20 +607,27 @@ def check_make_mlp(make_mlp: Callable, points: float = 3, hidden: bool | None = 
 
 def _rejects_learner(fn: Callable) -> Callable:
     def learner(call, case):
+        placement = case.inputs["placement"]
         try:
-            call(fn, [10, 5, 2], case.inputs["placement"])
+            call(fn, [10, 5, 2], placement)
         except _Stop:
             raise
         except _Problem as e:
-            named = all(repr(p) in e.detail or p in e.detail for p in _PLACEMENTS)
-            if "ValueError" not in e.detail:
-                print(f"  it raised, but not a ValueError: {e.detail.splitlines()[0]}")
-            elif not named:
-                print("  the ValueError's message should name the allowed values "
-                      "'none', 'before', 'after'")  # fmt: skip
-            return (np.array(float("ValueError" in e.detail and named)),)
-        print(f"  placement={case.inputs['placement']!r} was accepted; expected a ValueError")
-        return (np.array(0.0),)
+            raised = e.__cause__  # the learner's exception (None: not an exception at all)
+            if not isinstance(raised, ValueError):
+                raise _Problem("placement_not_valueerror", e.detail) from None
+            message = str(raised)
+            if not all(repr(p) in message or p in message for p in _PLACEMENTS):
+                raise _Problem("placement_message", f"your message: {message!r}") from None
+        else:
+            raise _Problem("placement_accepted", f"make_mlp([10, 5, 2], {placement!r}) returned")
+        try:  # rejecting everything is not rejecting the unknown placement
+            call(fn, [10, 5, 2], "before")
+        except _Stop:
+            raise
+        except _Problem as e:
+            raise _Problem("placement_rejects_valid", e.detail) from None
+        return (np.array(1.0),)
 
     return learner
 
