@@ -156,6 +156,34 @@ def test_no_value_error_for_one_example():
     assert score == 0 and "single_example" in score.mistakes, score.report
 
 
+def test_a_forward_that_always_raises_value_error_earns_nothing_for_rejecting_n_1():
+    ns = _learner(("        x = np.asarray(x, dtype=np.float64)\n        if training:",
+                   "        raise ValueError('not yet')\n        if training:"))  # fmt: skip
+    score = _run(ns, "reject")
+    assert score == 0 and "always_raises" in score.mistakes, score.report
+    assert "single_example" not in score.mistakes
+
+
+def test_a_subclass_of_value_error_counts_as_a_value_error():
+    """A learner's own exception class derived from ValueError is a ValueError."""
+    edits = [
+        (
+            "    for name in (src, dst):",
+            "    class UnknownConvention(ValueError):\n        pass\n\n    for name in (src, dst):",
+        ),
+        ('raise ValueError(f"unknown convention', 'raise UnknownConvention(f"unknown convention'),
+        ('raise ValueError(f"training needs', 'raise UnknownConvention(f"training needs'),
+        (
+            "class BatchNorm:",
+            "class UnknownConvention(ValueError):\n    pass\n\n\nclass BatchNorm:",
+        ),
+    ]
+    ns = _learner(*edits)
+    for which in ("convert", "reject"):
+        score = _run(ns, which)
+        assert score == score.points, score.report
+
+
 def test_input_changed_in_place_costs_a_quarter():
     # an honest in-place change: the batch centred in place, values still right
     ns = _learner(("x = np.asarray(x, dtype=np.float64)\n",

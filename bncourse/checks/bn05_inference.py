@@ -135,6 +135,10 @@ MISTAKES: dict[str, str] = {
         "After recalibrate the layer's momentum is still None: restore the momentum it "
         "had, or later training steps will use the cumulative average."
     ),
+    "always_raises": (
+        "Your forward raises also for a valid batch (N = 3 in training): the test needs a "
+        "forward that works for N > 1 and raises a ValueError only for N = 1."
+    ),
     "single_example": (
         "With N = 1 in training there is no batch variance (and the unbiased one divides "
         "by N - 1 = 0): raise a ValueError."
@@ -156,6 +160,7 @@ HINTS = {
 }
 
 _NONE = -1.0  # momentum None, as a compared number
+_MOMENTUM = "momentum (None shown as -1)"  # the output's name says how None is compared
 
 
 # ----------------------------------------------------------------------------------------
@@ -362,8 +367,10 @@ def _infer_case(label, D, N, seed, *, momentum=0.1, eps=1e-5, tiny=None, count=5
 
 
 def _reject_case(label, D, seed, *, hidden=False) -> Case:
-    x = _data(np.random.default_rng(seed), 1, D)
-    return Case(label, {"D": D, "x": x}, dtype=None, hidden=hidden)
+    rng = np.random.default_rng(seed)
+    x = _data(rng, 1, D)
+    valid = _data(rng, 3, D)  # a batch it must accept: raising for everything earns nothing
+    return Case(label, {"D": D, "x": x, "valid": valid}, dtype=None, hidden=hidden)
 
 
 def _convert_case(label, calls, *, hidden=False) -> Case:
@@ -478,6 +485,26 @@ def _infer_learner(BatchNorm):
     return learner
 
 
+def _value_error(problem: _Problem) -> bool:
+    """Whether the learner's code raised a ValueError (a subclass of it counts too)."""
+    return isinstance(problem.__cause__, ValueError) or "ValueError" in problem.detail
+
+
+def _accepts(call, BatchNorm, case) -> np.ndarray:
+    """1 when forward(valid (3, D) batch, training=True) returns without raising."""
+    bn = call(BatchNorm, case.inputs["D"], charge=False, watch=())
+    valid = case.inputs["valid"]
+    try:
+        call(bn.forward, valid, True, watch=(0,))
+    except _Stop:
+        raise
+    except _Problem as e:
+        print(f"  forward(x of shape {valid.shape}, training=True) raised: "
+              f"{e.detail.splitlines()[0]}")  # fmt: skip
+        return np.array(0.0)
+    return np.array(1.0)
+
+
 def _reject_learner(BatchNorm):
     def learner(call, case):
         bn = call(BatchNorm, case.inputs["D"], charge=False, watch=())
@@ -487,13 +514,13 @@ def _reject_learner(BatchNorm):
         except _Stop:
             raise
         except _Problem as e:
-            if "ValueError" not in e.detail:
+            if not _value_error(e):
                 print(f"  it raised, but not a ValueError: {e.detail.splitlines()[0]}")
-                return (np.array(0.0),)
-            return (np.array(1.0),)
+                return (np.array(0.0), _accepts(call, BatchNorm, case))
+            return (np.array(1.0), _accepts(call, BatchNorm, case))
         print(f"  forward(x of shape {x.shape}, training=True) returned; expected a ValueError")
         call.note("single_example")
-        return (np.array(0.0),)
+        return (np.array(0.0), _accepts(call, BatchNorm, case))
 
     return learner
 
@@ -515,7 +542,7 @@ def _convert_learner(convert_momentum):
             except _Stop:
                 raise
             except _Problem as e:
-                ok = "ValueError" in e.detail
+                ok = _value_error(e)
                 if not ok:
                     print(f"  ({src!r}, {dst!r}) raised, but not a ValueError")
                 out.append(1.0 if ok else 0.0)
@@ -580,7 +607,7 @@ def check_batchnorm_init(BatchNorm: Callable, points: float = 1, hidden: bool | 
     Visible: ``BatchNorm(4)`` (the defaults). Book: chapter 5.
     """
     visible = [_init_case("BatchNorm(4)", 4, defaults=True)]
-    outputs = (Output("gamma"), Output("beta")) + _STATE + (Output("momentum"), Output("eps"))
+    outputs = (Output("gamma"), Output("beta")) + _STATE + (Output(_MOMENTUM), Output("eps"))
     return _run("check_batchnorm_init: BatchNorm(num_features, momentum, eps)", points,
                 with_hidden(visible, ASSIGNMENT, "INIT", _init_case, hidden), outputs,
                 _init_learner(BatchNorm), _ref_init)  # fmt: skip
@@ -615,12 +642,14 @@ def check_forward_inference(BatchNorm: Callable, points: float = 2, hidden: bool
 
 def check_rejects_single_example(BatchNorm: Callable, points: float = 1,
                                  hidden: bool | None = None) -> Score:  # fmt: skip
-    """``forward(x, training=True)`` with N = 1 raises ``ValueError`` (visible: (1, 3))."""
+    """``forward(x, training=True)`` with N = 1 raises ``ValueError`` (visible: (1, 3)); the
+    same layer accepts a batch of 3, so a forward that raises for everything earns nothing."""
     visible = [_reject_case("x of shape (1, 3)", 3, 503)]
     return _run("check_rejects_single_example: N = 1 in training raises ValueError", points,
                 with_hidden(visible, ASSIGNMENT, "REJECT", _reject_case, hidden),
-                (Output("raises"),), _reject_learner(BatchNorm),
-                lambda c: (np.array(1.0),))  # fmt: skip
+                (Output("raises for N = 1"), Output("returns for N = 3")),
+                _reject_learner(BatchNorm), lambda c: (np.array(1.0), np.array(1.0)),
+                {"always_raises": lambda c: (None, np.array(0.0))})  # fmt: skip
 
 
 def check_convert_momentum(convert_momentum: Callable, points: float = 1,
@@ -658,7 +687,7 @@ def check_recalibrate(recalibrate: Callable, points: float = 2, hidden: bool | N
     D = 3, a list of 4 batches of 10, momentum 0.1.
     """
     visible = [_recal_case("D=3, 4 batches of 10 (a list), momentum=0.1", 3, (10,) * 4, 505)]
-    outputs = _STATE + (Output("momentum"), Output("gamma"), Output("beta"))
+    outputs = _STATE + (Output(_MOMENTUM), Output("gamma"), Output("beta"))
     return _run("check_recalibrate: recalibrate(bn, batches)", points,
                 with_hidden(visible, ASSIGNMENT, "RECAL", _recal_case, hidden), outputs,
                 _recal_learner(recalibrate), _ref_recal, _RECAL_MUTANTS)  # fmt: skip
