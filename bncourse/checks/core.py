@@ -103,6 +103,12 @@ MESSAGES: dict[str, str] = {
 }
 
 _HERE = os.path.dirname(os.path.abspath(__file__)) + os.sep
+# The course's own packages (an editable install is outside site-packages): an exception
+# raised in bnref's code is reported at the learner's line that called it.
+_COURSE = tuple(
+    os.path.join(os.path.dirname(os.path.dirname(os.path.dirname(_HERE))), pkg) + os.sep
+    for pkg in ("bnref", "bncourse")
+)
 
 
 def grading() -> bool:
@@ -414,6 +420,7 @@ def _same(a, b) -> bool:
 def _learner_frame(filename: str) -> bool:
     return not (
         filename.startswith(_HERE)
+        or filename.startswith(_COURSE)
         or "site-packages" in filename
         or f"{os.sep}lib{os.sep}python3" in filename
         or filename.startswith("<frozen")
