@@ -125,3 +125,12 @@ def test_each_way_of_not_rejecting_gets_its_own_message(source, key):
     exec(f"def make_mlp(sizes, placement, activation=nn.ReLU):\n    {source}\n", namespace)
     score = checks.check_make_mlp_rejects(namespace["make_mlp"])
     assert float(score) == 0 and key in score.mistakes, score.report
+
+
+def test_gamma_and_beta_both_zero_gets_its_hint():
+    def passes_y_zero(gamma, beta):  # 1 where gamma = 0 and beta >= 0: y = 0 passes
+        f = torch.special.ndtr(beta / gamma.abs())
+        return torch.where(gamma == 0, (beta >= 0).to(gamma.dtype), f).to(gamma.dtype)
+
+    score = checks.check_relu_active_fraction(passes_y_zero, hidden=True)
+    assert 0 < float(score) < 2 and checks.HINTS["y_zero"] in score.report, score.report
