@@ -134,3 +134,20 @@ def test_gamma_and_beta_both_zero_gets_its_hint():
 
     score = checks.check_relu_active_fraction(passes_y_zero, hidden=True)
     assert 0 < float(score) < 2 and checks.HINTS["y_zero"] in score.report, score.report
+
+
+def test_identity_placeholders_are_no_layers():
+    def mlp_with_placeholders(sizes, placement, activation=nn.ReLU):
+        if placement not in ALLOWED:
+            raise ValueError("'none', 'before', 'after'")
+        layers = []
+        for n_in, n_out in zip(sizes[:-2], sizes[1:-1], strict=True):
+            norm = nn.BatchNorm1d(n_out) if placement != "none" else nn.Identity()
+            layers.append(nn.Linear(n_in, n_out, bias=placement != "before"))
+            if placement == "before":
+                layers += [norm, activation()]
+            else:
+                layers += [activation(), norm]
+        return nn.Sequential(*layers, nn.Linear(sizes[-2], sizes[-1]))
+
+    assert float(checks.check_make_mlp(mlp_with_placeholders, hidden=True)) == 3

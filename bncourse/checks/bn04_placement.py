@@ -213,12 +213,14 @@ def _row(m: nn.Module, activation) -> list[int]:
 def describe(model, activation=nn.ReLU) -> np.ndarray:
     """One row ``[kind, in, out, bias, kernel]`` per layer of a flat ``nn.Sequential``.
 
-    Kinds are :data:`KINDS`; ``bias`` is 1 when the Linear/Conv layer has one. Public: use
-    it to look at your own network. Raises ``TypeError`` if ``model`` is no Sequential.
+    Kinds are :data:`KINDS`; ``bias`` is 1 when the Linear/Conv layer has one. An
+    ``nn.Identity`` (a placeholder, ``BatchNorm1d(n) if bn else nn.Identity()``) computes
+    nothing and gets no row. Public: use it to look at your own network. Raises
+    ``TypeError`` if ``model`` is no Sequential.
     """
     if not isinstance(model, nn.Sequential):
         raise TypeError(f"expected an nn.Sequential, got a {type(model).__name__}")
-    rows = [_row(m, activation) for m in model]
+    rows = [_row(m, activation) for m in model if not isinstance(m, nn.Identity)]
     return np.array(rows, dtype=np.int64).reshape(len(rows), 5)  # (layers, 5)
 
 
