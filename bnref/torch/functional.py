@@ -30,7 +30,7 @@ from bnref.numpy import _momentum_eps, _running_update
 # Elements per block of the CPU blockwise passes (see _blocks): 1 MiB of float32, so that a
 # block written by one op is still in cache when the next op reads it.
 _BLOCK = 1 << 18
-# Centring error budget of the backward's fast path, see _grad_sums.
+# Centring error budget of the backward's uncentred forms, see _centred.
 _MAX_MEAN_OVER_STD = 8.0
 # Elements up to which a CPU tensor is "small": there each op's fixed host cost (several
 # microseconds) outweighs the memory traffic the bmm dot products and the two-pass
@@ -207,13 +207,16 @@ def _batch_stats(x: Tensor, acc: torch.dtype, eager: bool):
 def _spreads(x: Tensor, eager: bool) -> bool:
     """Whether :func:`_per_channel` should spell per-channel operands out for x: eager mode,
     a contiguous (N, C, *) CPU tensor with spatial axes, of at least ``_SPREAD_MIN``
-    elements (below that the copies cost more host time than they save)."""
+    elements (below that the copies cost more host time than they save), one torch thread
+    (with several, the copies are two more parallel regions, which on a loaded machine wait
+    for descheduled threads: measured slower, as for :func:`_blockwise`)."""
     return (
         x.numel() >= _SPREAD_MIN
         and eager
         and x.dim() > 2
         and x.device.type == "cpu"
         and x.is_contiguous()
+        and torch.get_num_threads() == 1
     )
 
 
