@@ -142,8 +142,9 @@ MISTAKES: dict[str, str] = {
         "batch, from a seeded torch.Generator."
     ),
     "ratio_c": (
-        "Your ratio is upside down: grad norm before / after, about c. The gradient "
-        "shrinks by 1/c when W grows by c (BN(cWx) = BN(Wx)): after / before is about 1/c."
+        "Your ratio is upside down: grad norm before / after. The gradient shrinks when W "
+        "grows by c (BN(cWx) = BN(Wx)): after / before is about 1/c (closer to 1 when eps "
+        "is not small next to the variances of linear(x))."
     ),
     "ratio_theory": (
         "Your grad_norm_ratio is exactly 1/c on every case: the eps-free theory, not a "
@@ -978,7 +979,7 @@ def check_weight_scale_gradient(
         ),
     ]
     return run_check(
-        "check_weight_scale_gradient: weight_scale_effect(linear, bn, x, c)[1] is about 1/c",
+        "check_weight_scale_gradient: weight_scale_effect(linear, bn, x, c)[1], the gradient ratio",
         points,
         with_hidden(visible, "bn06_theory", "SCALE_RATIO", _scale_ratio_case, hidden),
         (
