@@ -193,6 +193,8 @@ def test_input_changed_in_place_costs_a_quarter():
     score = _run(ns, "train")
     assert score == pytest.approx(0.75 * score.points), score.report
     assert "changed its argument `x`" in score.report
+    # charged once per test that is about forward's values, not again by the N = 1 test
+    assert _run(ns, "reject") == 1
 
 
 def test_recalibrate_accepts_a_generator_and_a_one_shot_iterable():
