@@ -127,6 +127,21 @@ MISTAKES: dict[str, str] = {
         "one given to __init__) to torch.rand, so runs are reproducible and the global "
         "generator is untouched."
     ),
+    # notes (facts about the model after the call that no named mistake covers)
+    "grad_changed": (
+        "After your call the .grad fields of the model's parameters differ from before "
+        "(backward() adds to them, zero_grad() empties them). Save them first (p.grad.clone(), "
+        "or None) and put them back, or use torch.autograd.grad, which leaves .grad alone."
+    ),
+    "requires_grad_changed": (
+        "After your call a parameter's requires_grad flag differs from before: put back any "
+        "flag you change."
+    ),
+    "state_changed": (
+        "After your call the model's buffers (BN's running statistics: a training-mode "
+        "forward moves them) or a module's mode differ from before: save them first and put "
+        "them back."
+    ),
 }
 
 _PCT_FLAGS = (
@@ -227,6 +242,20 @@ def _changes(model: nn.Module, before: dict) -> dict[str, float]:
     }
 
 
+_NOTE_OF = {
+    "grad_changed": (".grad changed",),
+    "requires_grad_changed": ("requires_grad changed",),
+    "state_changed": ("buffers changed", "mode changed"),
+}
+
+
+def _note_changes(call, ch: dict, keys) -> None:
+    """Say in words what the learner's call left changed (the flags alone read 'yours 1')."""
+    for key in keys:
+        if any(ch[flag] for flag in _NOTE_OF[key]):
+            call.note(key)
+
+
 def _layer_input(spec: dict, train: bool) -> torch.Tensor:
     model, x, _ = _build(spec)
     layer = model[spec["layer"]]
@@ -316,6 +345,7 @@ def _pct_learner(fn: Callable) -> Callable:
                 f"layer_input_percentiles must return a torch Tensor; got a {type(res).__name__}",
             )
         ch = _changes(model, before)
+        _note_changes(call, ch, ("grad_changed", "requires_grad_changed"))
         return (res, *(ch[name] for name in _PCT_FLAGS))
 
     return learner
@@ -587,6 +617,7 @@ def _shift_learner(fn: Callable) -> Callable:
         res = call(fn, model, loss_fn, x, y, layer, case.inputs["lr"], watch=(2, 3))
         l2, cos = call.unpack(res, ("l2", "cosine"), fn)
         ch = _changes(model, before)
+        _note_changes(call, ch, ("grad_changed", "state_changed"))
         return (_scalar(l2, "l2"), _scalar(cos, "cosine"), *(ch[n] for n in _SHIFT_FLAGS))
 
     return learner
