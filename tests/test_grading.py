@@ -872,10 +872,11 @@ def test_real_assignment_from_a_fresh_clone(tmp_path):
         gid = c.metadata.get("nbgrader", {}).get("grade_id")
         if gid in answers:
             c.source = "\n".join(ln for ln in answers[gid].splitlines() if "SOLUTION" not in ln)
+    # a backward-only mistake: the forward's points stay, so it scores between 0 and full
+    # marks (a forward mistake also fails the backward, which works from its cache)
     wrong = copy.deepcopy(mine)
-    first = next(c for c in wrong.cells if c.metadata.get("nbgrader", {}).get("solution"))
-    assert "x.var(axis=0)" in first.source
-    first.source = first.source.replace("x.var(axis=0)", "x.var(axis=0, ddof=1)")
+    back = next(c for c in wrong.cells if "return dx, dgamma, dbeta" in c.source)
+    back.source = back.source.replace("return dx, dgamma, dbeta", "return dx, dbeta, dgamma")
     for sid, nb in (("sol", mine), ("blank", rel), ("wrong", wrong)):
         d = tmp_path / "submitted" / sid / REAL.name
         d.mkdir(parents=True)
@@ -896,7 +897,7 @@ def test_real_assignment_from_a_fresh_clone(tmp_path):
     assert data["n"] == 3 and len(data["tests"]) >= 4
     graded = nbformat.read(tmp_path / "autograded" / "wrong" / REAL.name / name, as_version=4)
     if report.notebook_mistakes(graded):  # the checks print their records while autograding
-        assert "unbiased_variance" in {m["key"] for m in data["mistakes"]}
+        assert "dgamma_dbeta_swapped" in {m["key"] for m in data["mistakes"]}
 
 
 # --- PostgreSQL (several graders, one gradebook) -----------------------------------------
