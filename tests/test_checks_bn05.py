@@ -164,6 +164,14 @@ def test_a_forward_that_always_raises_value_error_earns_nothing_for_rejecting_n_
     assert "single_example" not in score.mistakes
 
 
+def test_another_exception_that_mentions_value_error_is_not_one():
+    """The exception's type decides, not its text (a RuntimeError saying 'ValueError')."""
+    ns = _learner(('raise ValueError(f"training needs N > 1, got {x.shape}")',
+                   'raise RuntimeError("N = 1: this should be a ValueError")'))  # fmt: skip
+    score = _run(ns, "reject")
+    assert score == 0, score.report
+
+
 def test_a_subclass_of_value_error_counts_as_a_value_error():
     """A learner's own exception class derived from ValueError is a ValueError."""
     edits = [
